@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The one ABI shared by the BPF programs and the C++ daemon: every map's name,
+ * key and value. Both sides include this file; the C++ side static_asserts the
+ * sizes (proxy/lb_abi_check.cc).
+ *
+ * Rules:
+ *  - fixed-width types only, explicit padding, every field says byte order;
+ *  - a layout change bumps LB_ABI_VERSION and the _vN suffix of the map names,
+ *    so a daemon never reuses a pinned map whose layout it does not know.
+ *
+ * Addresses are 16 bytes in network byte order. IPv4 is stored IPv4-mapped
+ * (::ffff:a.b.c.d): one key type serves both families, and an IPv6 socket that
+ * connects to a v4-mapped ClusterIP finds the IPv4 Service without extra code.
+ */
+#ifndef BPFPROXY_LB_ABI_H_
+#define BPFPROXY_LB_ABI_H_
+
+#include <linux/types.h>
+
+#define LB_ABI_VERSION 1
+
+/* Map names (BPF object names are at most 15 characters). */
+#define LB_SERVICES_MAP_NAME "bpfp_svc_v1"
+#define LB_BACKENDS_MAP_NAME "bpfp_be_v1"
+#define LB_REVNAT_MAP_NAME "bpfp_rnat_v1"
+#define LB_AFFINITY_MAP_NAME "bpfp_aff_v1"
+
+/*
+ * Default capacities, overridable at load time. 100k Services with 10
+ * backends each need 100k masters + 1M slots and 1M distinct backends.
+ * Services and backends are BPF_F_NO_PREALLOC hashes, so unused capacity
+ * costs no memory; the per-socket maps are LRU and preallocated.
+ */
+#define LB_DEFAULT_SERVICE_ENTRIES (1u << 21) /* 2,097,152 */
+#define LB_DEFAULT_BACKEND_ENTRIES (1u << 20) /* 1,048,576 */
+#define LB_DEFAULT_SOCK_ENTRIES (1u << 18)    /*   262,144 */
+
+/* Slot 0 of a Service is its master entry; backends sit in slots 1..count. */
+#define LB_SLOT_MASTER 0
+/* count is a __u16. */
+#define LB_MAX_BACKENDS_PER_SERVICE 65535
+
+/* Backend ID 0 is never allocated: a zeroed slot value points nowhere. */
+#define LB_BACKEND_ID_INVALID 0
+
+union lb_addr {
+	__u8 u8[16];  /* network byte order */
+	__u32 u32[4]; /* each word in network byte order */
+	__u64 u64[2];
+};
+
+/* bpfp_svc_v1 key: one Service port (VIP, port, protocol) and a slot. */
+struct lb_service_key {
+	union lb_addr vip; /* ClusterIP, network byte order, IPv4 v4-mapped */
+	__be16 port;       /* Service port, network byte order */
+	__u8 proto;        /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
+	__u8 pad0;         /* must be zero */
+	__u16 slot;        /* host byte order; LB_SLOT_MASTER or 1..count */
+	__u16 pad1;        /* must be zero */
+};
+
+/* Service flags, in the master entry. None are defined yet. */
+#define LB_SVC_F_NONE 0
+
+/* bpfp_svc_v1 value. */
+struct lb_service_value {
+	__u32 backend_id; /* slot: ID in bpfp_be_v1; master: 0 */
+	__u16 count;      /* master: number of backend slots, host order; 0 = refuse */
+	__u16 flags;      /* master: LB_SVC_F_*, host order */
+};
+
+/* bpfp_be_v1: key __u32 backend ID (host order), value: */
+struct lb_backend_value {
+	union lb_addr addr; /* endpoint IP, network byte order, IPv4 v4-mapped */
+	__be16 port;        /* target port, network byte order */
+	__u8 proto;         /* IPPROTO_*, same as the Services that use it */
+	__u8 flags;         /* none defined yet; zero */
+};
+
+/*
+ * bpfp_rnat_v1 (LRU): socket cookie + the backend a socket was sent to ->
+ * the VIP it asked for. recvmsg and getpeername rewrite the peer through it,
+ * so applications only ever see the ClusterIP.
+ *
+ * bpfp_aff_v1 (LRU): socket cookie + VIP -> the backend chosen for that
+ * socket, so every datagram of one UDP socket goes to the same backend.
+ * Both use the same key layout.
+ */
+struct lb_sock_key {
+	__u64 cookie;       /* bpf_get_socket_cookie(), host order */
+	union lb_addr addr; /* rnat: backend IP; aff: VIP; network byte order */
+	__be16 port;        /* rnat: backend port; aff: VIP port; network order */
+	__u8 proto;         /* IPPROTO_* */
+	__u8 pad0;          /* must be zero */
+	__u32 pad1;         /* must be zero */
+};
+
+struct lb_revnat_value {
+	union lb_addr vip; /* network byte order */
+	__be16 port;       /* network byte order */
+	__u16 pad0;        /* must be zero */
+};
+
+struct lb_affinity_value {
+	__u32 backend_id; /* host order */
+	__u16 slot;       /* host order; the slot it was found in */
+	__u16 pad0;       /* must be zero */
+};
+
+#endif /* BPFPROXY_LB_ABI_H_ */
