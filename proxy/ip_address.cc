@@ -11,7 +11,7 @@
 
 namespace bpfproxy {
 
-std::string_view ProtocolName(Protocol p) {
+absl::string_view ProtocolName(Protocol p) {
   switch (p) {
     case Protocol::kTcp:
       return "TCP";
@@ -23,7 +23,7 @@ std::string_view ProtocolName(Protocol p) {
   return "?";
 }
 
-absl::StatusOr<Protocol> ParseProtocol(std::string_view name) {
+absl::StatusOr<Protocol> ParseProtocol(absl::string_view name) {
   if (name == "TCP") return Protocol::kTcp;
   if (name == "UDP") return Protocol::kUdp;
   if (name == "SCTP") return Protocol::kSctp;
@@ -44,7 +44,7 @@ namespace {
 constexpr std::array<uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 }  // namespace
 
-absl::StatusOr<IpAddress> IpAddress::Parse(std::string_view text) {
+absl::StatusOr<IpAddress> IpAddress::Parse(absl::string_view text) {
   std::string s(text);
   IpAddress a;
   in_addr v4;
@@ -85,15 +85,15 @@ std::string L4Address::ToString() const {
   return absl::StrCat("[", ip.ToString(), "]:", port, "/", ProtocolName(proto));
 }
 
-absl::StatusOr<L4Address> L4Address::Parse(std::string_view text) {
+absl::StatusOr<L4Address> L4Address::Parse(absl::string_view text) {
   auto bad = [&] { return absl::InvalidArgumentError(absl::StrCat("not IP:port/PROTO: \"", text, "\"")); };
   size_t slash = text.rfind('/');
   size_t colon = text.rfind(':', slash);
-  if (slash == std::string_view::npos || colon == std::string_view::npos) return bad();
-  std::string_view host = text.substr(0, colon);
+  if (slash == absl::string_view::npos || colon == absl::string_view::npos) return bad();
+  absl::string_view host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string_view::npos) {
+  } else if (host.find(':') != absl::string_view::npos) {
     return bad();  // IPv6 without brackets is ambiguous.
   }
   L4Address out;

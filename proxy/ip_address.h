@@ -6,7 +6,7 @@
 #include <compare>
 #include <cstdint>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 
@@ -15,8 +15,8 @@ namespace bpfproxy {
 enum class Protocol : uint8_t { kTcp = 6, kUdp = 17, kSctp = 132 };
 
 // "TCP", "UDP", "SCTP" (Kubernetes spelling).
-std::string_view ProtocolName(Protocol p);
-absl::StatusOr<Protocol> ParseProtocol(std::string_view name);
+absl::string_view ProtocolName(Protocol p);
+absl::StatusOr<Protocol> ParseProtocol(absl::string_view name);
 absl::StatusOr<Protocol> ProtocolFromNumber(uint8_t number);
 
 // An IPv4 or IPv6 address, stored as 16 bytes in network order with IPv4
@@ -24,7 +24,7 @@ absl::StatusOr<Protocol> ProtocolFromNumber(uint8_t number);
 class IpAddress {
  public:
   IpAddress() = default;
-  static absl::StatusOr<IpAddress> Parse(std::string_view text);
+  static absl::StatusOr<IpAddress> Parse(absl::string_view text);
   static IpAddress FromBytes(const std::array<uint8_t, 16>& bytes);
   // |ip4| in network byte order.
   static IpAddress FromV4(uint32_t ip4_network_order);
@@ -49,7 +49,7 @@ struct L4Address {
   // "10.96.0.1:80/TCP", "[fd00::1]:53/UDP".
   std::string ToString() const;
   // Parses the ToString() form.
-  static absl::StatusOr<L4Address> Parse(std::string_view text);
+  static absl::StatusOr<L4Address> Parse(absl::string_view text);
 
   auto operator<=>(const L4Address&) const = default;
 };

@@ -67,7 +67,7 @@ std::string ServiceKeyString(const lb_service_key& key) {
   return absl::StrCat(FrontendOf(key).ToString(), "#", key.slot);
 }
 
-absl::Status MapError(std::string_view map, std::string_view operation, int neg_errno) {
+absl::Status MapError(absl::string_view map, absl::string_view operation, int neg_errno) {
   int e = neg_errno < 0 ? -neg_errno : neg_errno;
   const char* name = strerrorname_np(e);
   std::string message =

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -52,7 +52,7 @@ L4Address AddressOf(const lb_backend_value& value);
 std::string ServiceKeyString(const lb_service_key& key);
 
 // Builds the error for a failed map operation from a negative errno.
-absl::Status MapError(std::string_view map, std::string_view operation, int neg_errno);
+absl::Status MapError(absl::string_view map, absl::string_view operation, int neg_errno);
 
 // The maps' contents as sorted text lines, for tests and bpfproxyctl:
 //   svc 10.96.0.1:80/TCP #0 count=2 flags=0

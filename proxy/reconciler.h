@@ -14,6 +14,7 @@
 //
 // Backend IDs are shared by every frontend that uses the same address, are
 // reference-counted, and are rebuilt from the maps by Create() after a restart.
+// IDs start at 1; a new backend takes the lowest free ID.
 #ifndef BPFPROXY_PROXY_RECONCILER_H_
 #define BPFPROXY_PROXY_RECONCILER_H_
 
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -39,7 +41,9 @@ struct SyncResult {
   // Frontends that could not be (fully) applied, with the reason. Every other
   // frontend was applied.
   absl::btree_map<L4Address, absl::Status> failed;
-  // Entries deleted because nothing desired them (stale after a restart).
+  // Entries Sync() deleted because nothing desired them: service entries of
+  // frontends not in the desired set and orphan slots, and backends no slot
+  // referenced (typically found after a restart).
   size_t pruned_services = 0;
   size_t pruned_backends = 0;
   bool ok() const { return failed.empty(); }
@@ -74,28 +78,41 @@ class Reconciler {
  private:
   struct BackendRef {
     uint32_t id = 0;
-    uint32_t refs = 0;  // Slots that point at it, across all frontends.
+    uint32_t refs = 0;  // Slot entries in the map that point at it.
   };
+  // Mirrors exactly what the maps hold for one frontend, also after a
+  // failed write: slots[i] is the backend ID in slot i+1 (0 = unknown ID
+  // found by Restore); slots beyond |count| exist but are not visible.
   struct AppliedFrontend {
-    std::vector<uint32_t> slots;  // slots[i] = backend ID of slot i+1.
+    bool has_master = false;
+    uint16_t count = 0;
+    std::vector<uint32_t> slots;
   };
 
   explicit Reconciler(LbMaps* maps) : maps_(maps) {}
   absl::Status Restore();
+  absl::Status CheckCapacity(const AppliedFrontend& f, absl::Span<const L4Address> wanted) const;
   absl::StatusOr<uint32_t> AcquireBackend(const L4Address& backend);
-  absl::Status ReleaseBackend(uint32_t id);
-  absl::StatusOr<uint32_t> AllocateId();
+  absl::Status WriteSlots(const L4Address& frontend, AppliedFrontend& f, const std::vector<uint32_t>& layout,
+                          std::vector<uint32_t>& released);
+  absl::Status DeleteSurplusSlots(const L4Address& frontend, AppliedFrontend& f, size_t keep,
+                                  std::vector<uint32_t>& released);
+  void AddRef(uint32_t id);
+  void DropRef(uint32_t id, std::vector<uint32_t>& released);
+  // Deletes the backends in |ids| that no slot references any more.
+  absl::Status DeleteUnreferenced(const std::vector<uint32_t>& ids, size_t* deleted = nullptr);
+  uint32_t AllocateId();
 
   LbMaps* maps_;
   absl::btree_map<L4Address, AppliedFrontend> frontends_;
   absl::flat_hash_map<L4Address, BackendRef> backends_;
   absl::flat_hash_map<uint32_t, L4Address> backend_by_id_;
-  std::vector<uint32_t> free_ids_;
+  absl::btree_set<uint32_t> free_ids_;  // Reused lowest first: dumps are deterministic.
   uint32_t next_id_ = 1;
   size_t service_entries_ = 0;
-  // Found by Restore() and owned by no frontend; deleted by Sync().
+  // Slot entries found by Restore() after a gap in a frontend's slots; owned
+  // by no frontend and deleted by Sync().
   std::vector<lb_service_key> stale_slots_;
-  std::vector<uint32_t> stale_backends_;
 };
 
 }  // namespace bpfproxy

@@ -47,7 +47,6 @@
 union lb_addr {
 	__u8 u8[16];  /* network byte order */
 	__u32 u32[4]; /* each word in network byte order */
-	__u64 u64[2];
 };
 
 /* bpfp_svc_v1 key: one Service port (VIP, port, protocol) and a slot. */

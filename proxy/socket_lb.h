@@ -1,0 +1,70 @@
+// Loads the socket-LB programs, pins their maps and links under a bpffs
+// directory, and attaches them to a cgroup v2 directory.
+//
+// Restart is not an outage: a second Open() on the same --bpf-root reuses the
+// pinned maps (nothing is flushed) and swaps the new programs into the pinned
+// links with BPF_LINK_UPDATE, so the hooks stay attached throughout. Closing
+// a SocketLb leaves the pins, and so the datapath, in place; only Cleanup()
+// removes them.
+//
+//   <bpf-root>/maps/bpfp_svc_v1 ...   pinned maps
+//   <bpf-root>/links/bpfp_connect4 ... pinned cgroup links
+#ifndef BPFPROXY_PROXY_SOCKET_LB_H_
+#define BPFPROXY_PROXY_SOCKET_LB_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proxy/bpf_lb_maps.h"
+#include "proxy/lb_maps.h"
+
+struct lb_sock;
+struct bpf_link;
+
+namespace bpfproxy {
+
+struct SocketLbConfig {
+  std::string bpf_root = "/sys/fs/bpf/bpfproxy";
+  // cgroup v2 directory to attach to; empty: the root of the cgroup2 mount
+  // (mounted at /run/bpfproxy/cgroupv2 if there is none).
+  std::string cgroup_root;
+  // Sizes for maps this Open() creates. A pinned map keeps its size: changing
+  // it takes a Cleanup() (a warning says so).
+  LbMapCapacity capacity;
+};
+
+class SocketLb {
+ public:
+  static absl::StatusOr<std::unique_ptr<SocketLb>> Open(const SocketLbConfig& config);
+  // Detaches the programs (by unpinning their links) and removes every pin
+  // and directory under |bpf_root| that Open() creates. Missing pins are fine.
+  static absl::Status Cleanup(const std::string& bpf_root);
+
+  ~SocketLb();
+  SocketLb(const SocketLb&) = delete;
+  SocketLb& operator=(const SocketLb&) = delete;
+
+  LbMaps& maps() { return *maps_; }
+  const std::string& cgroup_path() const { return cgroup_path_; }
+  // Whether Open() found pinned maps from an earlier run and kept them.
+  bool reused_maps() const { return reused_maps_; }
+
+ private:
+  SocketLb() = default;
+  absl::Status PrepareMaps(const SocketLbConfig& config);
+  absl::Status AttachAll(int cgroup_fd, uint64_t cgroup_id);
+
+  lb_sock* skel_ = nullptr;
+  std::vector<bpf_link*> links_;
+  std::unique_ptr<BpfLbMaps> maps_;
+  std::string bpf_root_;
+  std::string cgroup_path_;
+  bool reused_maps_ = false;
+};
+
+}  // namespace bpfproxy
+
+#endif  // BPFPROXY_PROXY_SOCKET_LB_H_
