@@ -11,12 +11,15 @@
 namespace bpfproxy::log {
 namespace {
 std::atomic<int> verbosity{0};
+std::atomic<Severity> min_severity{Severity::kInfo};
 }  // namespace
 
 void SetVerbosity(int v) { verbosity = v; }
 int Verbosity() { return verbosity; }
+void SetMinSeverity(Severity severity) { min_severity = severity; }
 
 Message::~Message() {
+  if (severity_ < min_severity) return;
   static constexpr char kLetters[] = {'I', 'W', 'E'};
   timeval tv;
   gettimeofday(&tv, nullptr);

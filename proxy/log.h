@@ -12,6 +12,8 @@ enum class Severity { kInfo, kWarning, kError };
 
 void SetVerbosity(int v);
 int Verbosity();
+// Messages below |severity| are not printed (default: all).
+void SetMinSeverity(Severity severity);
 
 class Message {
  public:
