@@ -99,36 +99,35 @@ absl::Status Reconciler::Restore() {
   if (!s.ok()) return s;
 
   for (const auto& [id, address] : backends) {
-    // Two IDs for one address can only come from a foreign writer: keep the
-    // first, the other is referenced by nobody we know and gets pruned.
-    if (backends_.contains(address)) continue;
-    backends_[address] = BackendRef{id, 0};
-    backend_by_id_[id] = address;
+    by_id_[id] = Backend{address, 0};
+    id_of_.emplace(address, id);  // The lowest ID of an address is the one reused.
   }
   for (const auto& [frontend, slots] : entries) {
+    auto master = slots.find(LB_SLOT_MASTER);
+    if (master == slots.end()) {
+      for (const auto& [slot, value] : slots) stale_slots_.push_back(MakeServiceKey(frontend, slot));
+      continue;
+    }
     AppliedFrontend& f = frontends_[frontend];
+    f.has_master = true;
+    f.count = master->second.count;
+    ++service_entries_;
     for (const auto& [slot, value] : slots) {
-      if (slot == LB_SLOT_MASTER) {
-        f.has_master = true;
-        f.count = value.count;
-      } else if (slot == f.slots.size() + 1) {
-        uint32_t id = backend_by_id_.contains(value.backend_id) ? value.backend_id : LB_BACKEND_ID_INVALID;
+      if (slot == LB_SLOT_MASTER) continue;
+      if (slot <= f.count && slot == f.slots.size() + 1) {
+        uint32_t id = by_id_.contains(value.backend_id) ? value.backend_id : LB_BACKEND_ID_INVALID;
         f.slots.push_back(id);
         AddRef(id);
+        ++service_entries_;
       } else {
         stale_slots_.push_back(MakeServiceKey(frontend, slot));
-        continue;
       }
-      ++service_entries_;
     }
   }
-  uint32_t max_id = backends.empty() ? 0 : backends.rbegin()->first;
-  next_id_ = max_id + 1;
+  next_id_ = backends.empty() ? 1 : backends.rbegin()->first + 1;
   for (uint32_t id = 1; id < next_id_; ++id) {
     if (!backends.contains(id)) free_ids_.insert(id);
   }
-  // Duplicate-address backends keep their IDs reserved until Sync prunes them.
-  for (const auto& [id, address] : backends) backend_by_id_.emplace(id, address);
   return absl::OkStatus();
 }
 
@@ -142,65 +141,68 @@ uint32_t Reconciler::AllocateId() {
 }
 
 void Reconciler::AddRef(uint32_t id) {
-  if (id == LB_BACKEND_ID_INVALID) return;
-  auto it = backend_by_id_.find(id);
-  if (it != backend_by_id_.end()) backends_[it->second].refs++;
+  auto it = by_id_.find(id);
+  if (it != by_id_.end()) it->second.refs++;
 }
 
 void Reconciler::DropRef(uint32_t id, std::vector<uint32_t>& released) {
-  if (id == LB_BACKEND_ID_INVALID) return;
-  auto it = backend_by_id_.find(id);
-  if (it == backend_by_id_.end()) return;
-  BackendRef& ref = backends_[it->second];
-  if (ref.refs > 0 && --ref.refs == 0) released.push_back(id);
+  auto it = by_id_.find(id);
+  if (it != by_id_.end() && it->second.refs > 0 && --it->second.refs == 0) released.push_back(id);
 }
 
 absl::StatusOr<uint32_t> Reconciler::AcquireBackend(const L4Address& backend) {
-  auto it = backends_.find(backend);
-  if (it != backends_.end()) return it->second.id;
+  auto it = id_of_.find(backend);
+  if (it != id_of_.end()) return it->second;
   uint32_t id = AllocateId();
   absl::Status s = maps_->UpdateBackend(id, MakeBackendValue(backend));
   if (!s.ok()) {
     free_ids_.insert(id);
     return s;
   }
-  backends_[backend] = BackendRef{id, 0};
-  backend_by_id_[id] = backend;
+  by_id_[id] = Backend{backend, 0};
+  id_of_[backend] = id;
   return id;
 }
 
 absl::Status Reconciler::DeleteUnreferenced(const std::vector<uint32_t>& ids, size_t* deleted) {
   for (uint32_t id : ids) {
-    auto it = backend_by_id_.find(id);
-    if (it == backend_by_id_.end()) continue;
-    auto ref = backends_.find(it->second);
-    bool owned = ref != backends_.end() && ref->second.id == id;
-    if (owned && ref->second.refs > 0) continue;
+    auto it = by_id_.find(id);
+    if (it == by_id_.end() || it->second.refs > 0) continue;
     absl::Status s = IgnoreNotFound(maps_->DeleteBackend(id));
     if (!s.ok()) return s;
-    if (owned) backends_.erase(ref);
-    backend_by_id_.erase(it);
+    auto canonical = id_of_.find(it->second.address);
+    if (canonical != id_of_.end() && canonical->second == id) id_of_.erase(canonical);
+    by_id_.erase(it);
     free_ids_.insert(id);
     if (deleted != nullptr) ++*deleted;
   }
   return absl::OkStatus();
 }
 
-absl::Status Reconciler::CheckCapacity(const AppliedFrontend& f, absl::Span<const L4Address> wanted) const {
-  LbMapCapacity cap = maps_->capacity();
-  size_t new_services = (f.has_master ? 0 : 1) + (wanted.size() > f.slots.size() ? wanted.size() - f.slots.size() : 0);
-  if (service_entries_ + stale_slots_.size() + new_services > cap.services) {
-    return absl::ResourceExhaustedError(absl::StrCat("bpf map ", LB_SERVICES_MAP_NAME, " is full: ", new_services,
-                                                     " more entries needed, ", cap.services - service_entries_,
-                                                     " of ", cap.services, " free"));
+std::vector<uint32_t> Reconciler::UnreferencedBackends() const {
+  std::vector<uint32_t> ids;
+  for (const auto& [id, backend] : by_id_) {
+    if (backend.refs == 0) ids.push_back(id);
   }
-  size_t new_backends = std::count_if(wanted.begin(), wanted.end(), [&](const L4Address& b) {
-    return !backends_.contains(b);
-  });
-  if (backend_by_id_.size() + new_backends > cap.backends) {
-    return absl::ResourceExhaustedError(absl::StrCat("bpf map ", LB_BACKENDS_MAP_NAME, " is full: ", new_backends,
-                                                     " more entries needed, ", cap.backends - backend_by_id_.size(),
-                                                     " of ", cap.backends, " free"));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+absl::Status Reconciler::CheckCapacity(const AppliedFrontend& f, absl::Span<const L4Address> wanted) const {
+  auto full = [](absl::string_view map, size_t needed, size_t used, size_t capacity) {
+    return absl::ResourceExhaustedError(absl::StrCat("bpf map ", map, " is full: ", needed, " more entries needed, ",
+                                                     used, " of ", capacity, " in use"));
+  };
+  LbMapCapacity cap = maps_->capacity();
+  size_t services_used = service_entries_ + stale_slots_.size();
+  size_t new_services = (f.has_master ? 0 : 1) + (wanted.size() > f.slots.size() ? wanted.size() - f.slots.size() : 0);
+  if (services_used + new_services > cap.services) {
+    return full(LB_SERVICES_MAP_NAME, new_services, services_used, cap.services);
+  }
+  size_t new_backends =
+      std::count_if(wanted.begin(), wanted.end(), [&](const L4Address& b) { return !id_of_.contains(b); });
+  if (by_id_.size() + new_backends > cap.backends) {
+    return full(LB_BACKENDS_MAP_NAME, new_backends, by_id_.size(), cap.backends);
   }
   return absl::OkStatus();
 }
@@ -236,6 +238,20 @@ absl::Status Reconciler::DeleteSurplusSlots(const L4Address& frontend, AppliedFr
 }
 
 absl::Status Reconciler::Upsert(const L4Address& frontend, absl::Span<const L4Address> backends) {
+  return UpsertInternal(frontend, backends, /*keep=*/{});
+}
+
+absl::Status Reconciler::DeleteReleased(const std::vector<uint32_t>& released, const AddressSet& keep) {
+  std::vector<uint32_t> ids;
+  for (uint32_t id : released) {
+    auto it = by_id_.find(id);
+    if (it != by_id_.end() && !keep.contains(it->second.address)) ids.push_back(id);
+  }
+  return DeleteUnreferenced(ids);
+}
+
+absl::Status Reconciler::UpsertInternal(const L4Address& frontend, absl::Span<const L4Address> backends,
+                                        const AddressSet& keep) {
   absl::StatusOr<std::vector<L4Address>> wanted = WantedBackends(frontend, backends);
   if (!wanted.ok()) return ForFrontend(frontend, wanted.status());
   AppliedFrontend& f = frontends_[frontend];
@@ -245,12 +261,12 @@ absl::Status Reconciler::Upsert(const L4Address& frontend, absl::Span<const L4Ad
     return ForFrontend(frontend, s);
   }
 
-  // Every exit path below deletes backends that ended up unreferenced,
-  // including ones created for this call when a later write failed.
+  // Every exit path deletes backends that ended up unreferenced, including
+  // ones created for this call when a later write failed.
   std::vector<uint32_t> released;
   auto finish = [&](absl::Status status) {
-    absl::Status cleanup = DeleteUnreferenced(released);
     if (!f.has_master && f.slots.empty()) frontends_.erase(frontend);
+    absl::Status cleanup = DeleteReleased(released, keep);
     return ForFrontend(frontend, status.ok() ? cleanup : status);
   };
 
@@ -259,7 +275,7 @@ absl::Status Reconciler::Upsert(const L4Address& frontend, absl::Span<const L4Ad
     absl::StatusOr<uint32_t> id = AcquireBackend(b);
     if (!id.ok()) return finish(id.status());
     wanted_ids.push_back(*id);
-    if (backends_[b].refs == 0) released.push_back(*id);
+    if (by_id_[*id].refs == 0) released.push_back(*id);
   }
   std::vector<uint32_t> layout = PlanSlots(f.slots, wanted_ids);
   s = WriteSlots(frontend, f, layout, released);  // 2. slots
@@ -276,6 +292,10 @@ absl::Status Reconciler::Upsert(const L4Address& frontend, absl::Span<const L4Ad
 }
 
 absl::Status Reconciler::Remove(const L4Address& frontend) {
+  return RemoveInternal(frontend, /*keep=*/{});
+}
+
+absl::Status Reconciler::RemoveInternal(const L4Address& frontend, const AddressSet& keep) {
   auto it = frontends_.find(frontend);
   if (it == frontends_.end()) return absl::OkStatus();
   AppliedFrontend& f = it->second;
@@ -289,27 +309,29 @@ absl::Status Reconciler::Remove(const L4Address& frontend) {
   std::vector<uint32_t> released;
   absl::Status s = DeleteSurplusSlots(frontend, f, 0, released);
   if (s.ok()) frontends_.erase(it);
-  absl::Status cleanup = DeleteUnreferenced(released);
+  absl::Status cleanup = DeleteReleased(released, keep);
   return ForFrontend(frontend, s.ok() ? cleanup : s);
 }
 
 SyncResult Reconciler::Sync(const DesiredFrontends& desired) {
   SyncResult result;
-  // Orphan slots first: they only take space the upserts may need.
+  // Stale entries first: they only take space the writes below may need.
   std::vector<lb_service_key> still_stale;
   for (const lb_service_key& key : stale_slots_) {
-    if (IgnoreNotFound(maps_->DeleteService(key)).ok()) {
+    absl::Status s = IgnoreNotFound(maps_->DeleteService(key));
+    if (s.ok()) {
       ++result.pruned_services;
     } else {
       still_stale.push_back(key);
+      result.prune_status.Update(s);
     }
   }
   stale_slots_ = std::move(still_stale);
+  result.prune_status.Update(DeleteUnreferenced(UnreferencedBackends(), &result.pruned_backends));
 
-  for (const auto& [frontend, backends] : desired) {
-    absl::Status s = Upsert(frontend, backends);
-    if (!s.ok()) result.failed.emplace(frontend, std::move(s));
-  }
+  // A backend that moves between frontends keeps its entry and ID.
+  AddressSet wanted;
+  for (const auto& [frontend, backends] : desired) wanted.insert(backends.begin(), backends.end());
   std::vector<L4Address> undesired;
   for (const auto& [frontend, f] : frontends_) {
     if (!desired.contains(frontend)) undesired.push_back(frontend);
@@ -317,21 +339,19 @@ SyncResult Reconciler::Sync(const DesiredFrontends& desired) {
   for (const L4Address& frontend : undesired) {
     const AppliedFrontend& f = frontends_[frontend];
     size_t entries = (f.has_master ? 1 : 0) + f.slots.size();
-    absl::Status s = Remove(frontend);
+    absl::Status s = RemoveInternal(frontend, wanted);
     if (s.ok()) {
       result.pruned_services += entries;
     } else {
       result.failed.emplace(frontend, std::move(s));
     }
   }
-  std::vector<uint32_t> unreferenced;
-  for (const auto& [id, address] : backend_by_id_) {
-    auto ref = backends_.find(address);
-    if (ref == backends_.end() || ref->second.id != id || ref->second.refs == 0) unreferenced.push_back(id);
+  for (const auto& [frontend, backends] : desired) {
+    absl::Status s = UpsertInternal(frontend, backends, wanted);
+    if (!s.ok()) result.failed.emplace(frontend, std::move(s));
   }
-  std::sort(unreferenced.begin(), unreferenced.end());
-  absl::Status s = DeleteUnreferenced(unreferenced, &result.pruned_backends);
-  if (!s.ok()) result.failed.emplace(L4Address{}, std::move(s));
+  // Backends released above, unless another frontend took them over.
+  result.prune_status.Update(DeleteUnreferenced(UnreferencedBackends()));
   return result;
 }
 
@@ -341,8 +361,8 @@ DesiredFrontends Reconciler::Applied() const {
     if (!f.has_master) continue;
     std::vector<L4Address>& backends = out[frontend];
     for (size_t i = 0; i < f.count && i < f.slots.size(); ++i) {
-      auto it = backend_by_id_.find(f.slots[i]);
-      if (it != backend_by_id_.end()) backends.push_back(it->second);
+      auto it = by_id_.find(f.slots[i]);
+      if (it != by_id_.end()) backends.push_back(it->second.address);
     }
   }
   return out;

@@ -25,6 +25,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -41,12 +42,15 @@ struct SyncResult {
   // Frontends that could not be (fully) applied, with the reason. Every other
   // frontend was applied.
   absl::btree_map<L4Address, absl::Status> failed;
-  // Entries Sync() deleted because nothing desired them: service entries of
-  // frontends not in the desired set and orphan slots, and backends no slot
-  // referenced (typically found after a restart).
+  // An error deleting stale entries that belong to no frontend; retried by
+  // the next Sync().
+  absl::Status prune_status;
+  // Stale entries Sync() deleted: service entries of frontends not in the
+  // desired set and slots no master makes visible; backends no slot
+  // referenced when the Sync() began (typically found after a restart).
   size_t pruned_services = 0;
   size_t pruned_backends = 0;
-  bool ok() const { return failed.empty(); }
+  bool ok() const { return failed.empty() && prune_status.ok(); }
 };
 
 class Reconciler {
@@ -65,24 +69,27 @@ class Reconciler {
   // Deletes |frontend| (no-op if unknown).
   absl::Status Remove(const L4Address& frontend);
 
-  // Full resync: upserts every desired frontend, removes every other one,
-  // and prunes entries no frontend accounts for.
+  // Full resync: prunes stale entries, removes every frontend not desired
+  // (first, so their space is free), then upserts every desired frontend.
+  // Within one Sync a backend that moves from one frontend to another keeps
+  // its ID: backends are only deleted at the end, if nothing uses them.
   SyncResult Sync(const DesiredFrontends& desired);
 
   // What is applied now: frontend -> backends in slot order (slot 1 first).
   DesiredFrontends Applied() const;
   // Map entries the reconciler accounts for.
   size_t service_entries() const { return service_entries_; }
-  size_t backend_entries() const { return backends_.size(); }
+  size_t backend_entries() const { return by_id_.size(); }
 
  private:
-  struct BackendRef {
-    uint32_t id = 0;
-    uint32_t refs = 0;  // Slot entries in the map that point at it.
+  struct Backend {
+    L4Address address;
+    uint32_t refs = 0;  // Slot entries in the map that point at this ID.
   };
   // Mirrors exactly what the maps hold for one frontend, also after a
-  // failed write: slots[i] is the backend ID in slot i+1 (0 = unknown ID
-  // found by Restore); slots beyond |count| exist but are not visible.
+  // failed write: slots[i] is the backend ID in slot i+1 (0 = an ID the
+  // backends map does not know); slots beyond |count| exist but are not
+  // visible yet, or no longer.
   struct AppliedFrontend {
     bool has_master = false;
     uint16_t count = 0;
@@ -91,6 +98,13 @@ class Reconciler {
 
   explicit Reconciler(LbMaps* maps) : maps_(maps) {}
   absl::Status Restore();
+  // Backends that become unreferenced are deleted at once, except those in
+  // |keep| (wanted by a frontend not yet written), left for the caller.
+  using AddressSet = absl::flat_hash_set<L4Address>;
+  absl::Status UpsertInternal(const L4Address& frontend, absl::Span<const L4Address> backends,
+                              const AddressSet& keep);
+  absl::Status RemoveInternal(const L4Address& frontend, const AddressSet& keep);
+  absl::Status DeleteReleased(const std::vector<uint32_t>& released, const AddressSet& keep);
   absl::Status CheckCapacity(const AppliedFrontend& f, absl::Span<const L4Address> wanted) const;
   absl::StatusOr<uint32_t> AcquireBackend(const L4Address& backend);
   absl::Status WriteSlots(const L4Address& frontend, AppliedFrontend& f, const std::vector<uint32_t>& layout,
@@ -99,19 +113,22 @@ class Reconciler {
                                   std::vector<uint32_t>& released);
   void AddRef(uint32_t id);
   void DropRef(uint32_t id, std::vector<uint32_t>& released);
-  // Deletes the backends in |ids| that no slot references any more.
+  // Deletes the backends in |ids| that no slot references; counts deletions.
   absl::Status DeleteUnreferenced(const std::vector<uint32_t>& ids, size_t* deleted = nullptr);
+  std::vector<uint32_t> UnreferencedBackends() const;
   uint32_t AllocateId();
 
   LbMaps* maps_;
   absl::btree_map<L4Address, AppliedFrontend> frontends_;
-  absl::flat_hash_map<L4Address, BackendRef> backends_;
-  absl::flat_hash_map<uint32_t, L4Address> backend_by_id_;
+  // Every backend entry in the map, by ID. Normally one ID per address;
+  // after a foreign write there may be more, and only id_of_'s is reused.
+  absl::flat_hash_map<uint32_t, Backend> by_id_;
+  absl::flat_hash_map<L4Address, uint32_t> id_of_;
   absl::btree_set<uint32_t> free_ids_;  // Reused lowest first: dumps are deterministic.
   uint32_t next_id_ = 1;
   size_t service_entries_ = 0;
-  // Slot entries found by Restore() after a gap in a frontend's slots; owned
-  // by no frontend and deleted by Sync().
+  // Slot entries found by Restore() that no master makes visible (past the
+  // count, after a gap, or without a master); deleted by Sync().
   std::vector<lb_service_key> stale_slots_;
 };
 

@@ -107,6 +107,7 @@ absl::Status SocketLb::AttachAll(int cgroup_fd, uint64_t cgroup_id) {
         continue;
       }
       KLOG(WARNING) << "Pinned link " << path << " is attached elsewhere; moving it to " << cgroup_path_;
+      bpf_link_detach(bpf_link__fd(link));  // Now, not when the kernel frees it.
       bpf_link__unpin(link);
       bpf_link__destroy(link);
     }
@@ -160,11 +161,20 @@ SocketLb::~SocketLb() {
 
 absl::Status SocketLb::Cleanup(const std::string& bpf_root) {
   namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(LinksDir(bpf_root), ec)) {
+    // Dropping the last reference to a link frees it from a workqueue, a
+    // moment later; BPF_LINK_DETACH takes the program off the hook now.
+    UniqueFd link(bpf_obj_get(entry.path().c_str()));
+    if (link.valid() && bpf_link_detach(link.get()) != 0 && errno != EINVAL) {
+      return Errno(absl::StrCat("detach ", entry.path().string()), errno);
+    }
+  }
   for (const std::string& dir : {LinksDir(bpf_root), MapsDir(bpf_root)}) {
-    std::error_code ec;
     for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
-      // Unpinning a link drops its last reference: the program detaches.
-      if (unlink(entry.path().c_str()) != 0 && errno != ENOENT) return Errno(absl::StrCat("unlink ", entry.path().string()), errno);
+      if (unlink(entry.path().c_str()) != 0 && errno != ENOENT) {
+        return Errno(absl::StrCat("unlink ", entry.path().string()), errno);
+      }
     }
     if (rmdir(dir.c_str()) != 0 && errno != ENOENT) return Errno(absl::StrCat("rmdir ", dir), errno);
   }
