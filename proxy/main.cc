@@ -26,6 +26,11 @@ constexpr char kUsage[] = R"(Usage: bpfproxy [flags]
   --cgroup-root=DIR      cgroup v2 directory the socket hooks attach to (default: the root of the
                          cgroup2 mount; cgroup2 is mounted at /run/bpfproxy/cgroupv2 if none is)
   --frontends-file=FILE  program static frontends from FILE (JSON, see README) and re-read it on SIGHUP
+  --bpf-lb-services-max=N   capacity of the services map: masters + backend slots (default 2097152)
+  --bpf-lb-backends-max=N   capacity of the backends map (default 1048576)
+  --bpf-lb-sockets-max=N    capacity of each per-socket LRU map (default 262144)
+                         (sizes apply to maps created by this start; pinned maps keep theirs
+                         until --cleanup)
   --cleanup              detach the programs, remove every pin under --bpf-root, and exit
   --v=N                  log verbosity (klog levels)
   --help                 this text
@@ -36,6 +41,13 @@ struct Config {
   std::string frontends_file;
   bool cleanup = false;
 };
+
+uint32_t* MapSizeFlag(Config& config, const std::string& name) {
+  if (name == "bpf-lb-services-max") return &config.datapath.capacity.services;
+  if (name == "bpf-lb-backends-max") return &config.datapath.capacity.backends;
+  if (name == "bpf-lb-sockets-max") return &config.datapath.capacity.sockets;
+  return nullptr;
+}
 
 // Parses --name=value and --name value; an unknown flag is an error.
 absl::StatusOr<Config> ParseFlags(int argc, char** argv) {
@@ -60,6 +72,12 @@ absl::StatusOr<Config> ParseFlags(int argc, char** argv) {
       std::exit(0);
     } else if (name == "cleanup") {
       config.cleanup = !has_value || value == "true";
+    } else if (uint32_t* size = MapSizeFlag(config, name); size != nullptr) {
+      absl::StatusOr<std::string> v = take_value();
+      if (!v.ok()) return v.status();
+      if (!absl::SimpleAtoi(*v, size) || *size == 0) {
+        return absl::InvalidArgumentError(absl::StrCat("invalid value \"", *v, "\" for flag --", name));
+      }
     } else if (name == "bpf-root" || name == "cgroup-root" || name == "frontends-file" || name == "v") {
       absl::StatusOr<std::string> v = take_value();
       if (!v.ok()) return v.status();

@@ -1,0 +1,226 @@
+// The daemon binary (build/bpfproxy) as an operator runs it: a process that
+// programs frontends from a file, reloads on SIGHUP, leaves the datapath in
+// place when it exits, and removes it with --cleanup.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "e2e/topology.h"
+#include "gtest/gtest.h"
+#include "tests/kernel/kernel_gate.h"
+#include "tests/util/status_macros.h"
+
+extern char** environ;
+
+namespace bpfproxy {
+namespace {
+
+using e2e::PodTopology;
+using e2e::TcpClient;
+
+constexpr uint16_t kPodPort = 8080;
+const IpAddress kVip = IpAddress::Parse("10.96.0.10").value();
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A process started by the test; killed (by its PID) if still running.
+class Process {
+ public:
+  static absl::StatusOr<std::unique_ptr<Process>> Start(std::vector<std::string> args, const std::string& log) {
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    pid_t pid = 0;
+    int err = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (err != 0) return e2e::ErrnoStatus(err, absl::StrCat("spawn ", args[0]));
+    return std::unique_ptr<Process>(new Process(pid));
+  }
+  ~Process() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  // Exit code, or -1 if it did not exit normally.
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  explicit Process(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+};
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    REQUIRE_KERNEL_TEST_PREREQUISITES();
+    ASSERT_OK_AND_ASSIGN(bpffs_, e2e::BpffsMount::Create());
+    ASSERT_OK_AND_ASSIGN(cgroup_, e2e::TestCgroup::Create(e2e::kTestPrefix));
+    ASSERT_OK_AND_ASSIGN(topology_, PodTopology::Create({.pods = 3, .ports = {kPodPort}}));
+    bpf_root_ = bpffs_->path() + "/bpfproxy";
+    frontends_file_ = bpffs_->path() + "-frontends.json";
+    log_file_ = bpffs_->path() + "-daemon.log";
+    ASSERT_OK_AND_ASSIGN(auto membership, cgroup_->Enter());
+    membership_.emplace(std::move(membership));
+    ASSERT_OK_AND_ASSIGN(auto entered, topology_->node().Enter());
+    in_node_.emplace(std::move(entered));
+  }
+
+  void TearDown() override {
+    daemon_.reset();
+    in_node_.reset();
+    membership_.reset();
+    if (bpffs_ != nullptr) {
+      EXPECT_EQ(RunDaemon({"--cleanup"}), 0);
+      if (HasFailure()) std::fprintf(stderr, "daemon log:\n%s\n", ReadFile(log_file_).c_str());
+      unlink(frontends_file_.c_str());
+      unlink(log_file_.c_str());
+    }
+  }
+
+  std::vector<std::string> Args(std::vector<std::string> extra) {
+    std::vector<std::string> args = {BPFPROXY_BINARY, "--bpf-root=" + bpf_root_, "--cgroup-root=" + cgroup_->path()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  void StartDaemon() {
+    ASSERT_OK_AND_ASSIGN(daemon_, Process::Start(Args({"--frontends-file=" + frontends_file_}), log_file_));
+  }
+
+  // Runs the daemon to completion; returns its exit code.
+  int RunDaemon(std::vector<std::string> extra) {
+    auto p = Process::Start(Args(std::move(extra)), log_file_);
+    return p.ok() ? (*p)->Wait() : -1;
+  }
+
+  void WriteFrontends(std::initializer_list<int> pods) {
+    std::vector<std::string> backends;
+    for (int i : pods) backends.push_back(absl::StrCat("\"", PodTopology::pod_ip4(i).ToString(), ":8080/TCP\""));
+    std::ofstream(frontends_file_) << R"({"frontends": [{"frontend": "10.96.0.10:80/TCP", "backends": [)"
+                                   << absl::StrJoin(backends, ", ") << "]}]}";
+  }
+
+  // Backends reached by 30 connections to the VIP (errors as "error: ...").
+  std::set<std::string> Reached() {
+    std::set<std::string> out;
+    for (int i = 0; i < 30; ++i) {
+      absl::StatusOr<TcpClient> c = TcpClient::Connect(kVip, 80);
+      absl::StatusOr<std::string> line = c.ok() ? c->Request() : c.status();
+      if (!line.ok()) {
+        out.insert(absl::StrCat("error: ", line.status().message()));
+        continue;
+      }
+      size_t start = line->find("backend=") + 8;
+      out.insert(line->substr(start, line->find(' ', start) - start));
+    }
+    return out;
+  }
+
+  // Polls until Reached() == |want| (the daemon applies files asynchronously).
+  ::testing::AssertionResult Eventually(const std::set<std::string>& want) {
+    std::set<std::string> got;
+    for (absl::Time deadline = absl::Now() + absl::Seconds(10); absl::Now() < deadline;) {
+      got = Reached();
+      if (got == want) return ::testing::AssertionSuccess();
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return ::testing::AssertionFailure() << "reached {" << absl::StrJoin(got, ", ") << "}, want {"
+                                         << absl::StrJoin(want, ", ") << "}";
+  }
+
+  static std::string Pod(int i) { return e2e::HostPort(PodTopology::pod_ip4(i), kPodPort); }
+
+  std::unique_ptr<e2e::BpffsMount> bpffs_;
+  std::unique_ptr<e2e::TestCgroup> cgroup_;
+  std::unique_ptr<PodTopology> topology_;
+  std::string bpf_root_, frontends_file_, log_file_;
+  std::unique_ptr<Process> daemon_;
+  std::optional<e2e::TestCgroup::Membership> membership_;
+  std::optional<e2e::NetNs::Entered> in_node_;
+};
+
+TEST_F(DaemonTest, ProgramsTheFrontendsFileAndReloadsItOnSighup) {
+  WriteFrontends({0, 1});
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  EXPECT_TRUE(Eventually({Pod(0), Pod(1)}));
+  WriteFrontends({2});
+  daemon_->Signal(SIGHUP);
+  EXPECT_TRUE(Eventually({Pod(2)}));
+  daemon_->Signal(SIGTERM);
+  EXPECT_EQ(daemon_->Wait(), 0);
+}
+
+TEST_F(DaemonTest, ExitLeavesTheDatapathAndCleanupRemovesIt) {
+  WriteFrontends({0, 1, 2});
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_TRUE(Eventually({Pod(0), Pod(1), Pod(2)}));
+  ASSERT_OK_AND_ASSIGN(TcpClient open, TcpClient::Connect(kVip, 80));
+  daemon_->Signal(SIGTERM);
+  EXPECT_EQ(daemon_->Wait(), 0);
+
+  // No daemon: the pinned datapath still translates, old and new connections.
+  EXPECT_OK(open.Request());
+  EXPECT_EQ(Reached(), (std::set<std::string>{Pod(0), Pod(1), Pod(2)}));
+
+  // A new daemon with a smaller set takes over the same pins.
+  WriteFrontends({1});
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  EXPECT_TRUE(Eventually({Pod(1)}));
+  daemon_->Signal(SIGINT);
+  EXPECT_EQ(daemon_->Wait(), 0);
+
+  EXPECT_EQ(RunDaemon({"--cleanup"}), 0);
+  EXPECT_NE(access(bpf_root_.c_str(), F_OK), 0) << bpf_root_ << " still exists after --cleanup";
+  EXPECT_EQ(Reached(), (std::set<std::string>{"error: connect 10.96.0.10:80: No route to host"}));
+}
+
+TEST_F(DaemonTest, RejectsUnknownFlagsAndBadValues) {
+  EXPECT_EQ(RunDaemon({"--no-such-flag"}), 2);
+  EXPECT_EQ(RunDaemon({"--bpf-lb-services-max=lots"}), 2);
+  std::string log = ReadFile(log_file_);
+  EXPECT_NE(log.find("unknown flag --no-such-flag"), std::string::npos) << log;
+  EXPECT_NE(log.find("invalid value \"lots\" for flag --bpf-lb-services-max"), std::string::npos) << log;
+}
+
+TEST_F(DaemonTest, UnreadableFrontendsFileKeepsWhatIsProgrammed) {
+  WriteFrontends({0});
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_TRUE(Eventually({Pod(0)}));
+  std::ofstream(frontends_file_) << "{not json";
+  daemon_->Signal(SIGHUP);
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(Reached(), (std::set<std::string>{Pod(0)}));
+  EXPECT_NE(ReadFile(log_file_).find("Not applying"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bpfproxy
