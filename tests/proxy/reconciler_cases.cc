@@ -4,20 +4,18 @@
 #include <cstdlib>
 #include <memory>
 #include <tuple>
+#include <utility>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace bpfproxy {
 
 namespace {
-
-std::vector<std::string> Dump(const LbMaps& maps) {
-  auto lines = DumpLines(maps);
-  EXPECT_TRUE(lines.ok()) << lines.status();
-  return lines.ok() ? *lines : std::vector<std::string>{};
-}
 
 std::string FailedString(const SyncResult& result) {
   std::vector<std::string> parts;
@@ -58,29 +56,42 @@ std::vector<std::string> Concat(std::initializer_list<std::vector<std::string>> 
   return out;
 }
 
-// Frontends and backends the cases share.
-constexpr absl::string_view kSvcA = "10.96.0.1:80/TCP";
-constexpr absl::string_view kSvcB = "10.96.0.2:80/TCP";
-constexpr absl::string_view kE1 = "10.244.0.1:8080/TCP";
-constexpr absl::string_view kE2 = "10.244.0.2:8080/TCP";
-constexpr absl::string_view kE3 = "10.244.0.3:8080/TCP";
-constexpr absl::string_view kE4 = "10.244.0.4:8080/TCP";
-constexpr absl::string_view kE5 = "10.244.0.5:8080/TCP";
-constexpr absl::string_view kE6 = "10.244.0.6:8080/TCP";
+// The golden first steps several cases build on: kSvcA on kE1, kE2 (IDs 1
+// and 2) or on kE1, kE2, kE3 (IDs 1 to 3), written into empty maps.
+std::vector<std::string> TwoBackendsDump() {
+  return {
+      "svc 10.96.0.1:80/TCP #0 count=2 flags=0",
+      "svc 10.96.0.1:80/TCP #1 backend=1",
+      "svc 10.96.0.1:80/TCP #2 backend=2",
+      "be 1 10.244.0.1:8080/TCP",
+      "be 2 10.244.0.2:8080/TCP",
+  };
+}
+
+std::vector<std::string> ThreeBackendsDump() {
+  return {
+      "svc 10.96.0.1:80/TCP #0 count=3 flags=0",
+      "svc 10.96.0.1:80/TCP #1 backend=1",
+      "svc 10.96.0.1:80/TCP #2 backend=2",
+      "svc 10.96.0.1:80/TCP #3 backend=3",
+      "be 1 10.244.0.1:8080/TCP",
+      "be 2 10.244.0.2:8080/TCP",
+      "be 3 10.244.0.3:8080/TCP",
+  };
+}
+
+ReconcilerStep TwoBackendsStep(std::string what) {
+  return {std::move(what), Desired({{kSvcA, {kE1, kE2}}}), TwoBackendsDump(), 5};
+}
+
+ReconcilerStep ThreeBackendsStep() {
+  return {"three backends", Desired({{kSvcA, {kE1, kE2, kE3}}}), ThreeBackendsDump(), 7};
+}
 
 ReconcilerCase AddService() {
   return {"add_service",
           {
-              {"first service with two backends",
-               Desired({{kSvcA, {kE1, kE2}}}),
-               {
-                   "svc 10.96.0.1:80/TCP #0 count=2 flags=0",
-                   "svc 10.96.0.1:80/TCP #1 backend=1",
-                   "svc 10.96.0.1:80/TCP #2 backend=2",
-                   "be 1 10.244.0.1:8080/TCP",
-                   "be 2 10.244.0.2:8080/TCP",
-               },
-               5},
+              TwoBackendsStep("first service with two backends"),
               {"second service gets the next ID, first untouched",
                Desired({{kSvcA, {kE1, kE2}}, {kSvcB, {kE3}}}),
                {
@@ -100,16 +111,7 @@ ReconcilerCase AddService() {
 ReconcilerCase Grow() {
   return {"grow",
           {
-              {"two backends",
-               Desired({{kSvcA, {kE1, kE2}}}),
-               {
-                   "svc 10.96.0.1:80/TCP #0 count=2 flags=0",
-                   "svc 10.96.0.1:80/TCP #1 backend=1",
-                   "svc 10.96.0.1:80/TCP #2 backend=2",
-                   "be 1 10.244.0.1:8080/TCP",
-                   "be 2 10.244.0.2:8080/TCP",
-               },
-               5},
+              TwoBackendsStep("two backends"),
               {"four backends: existing slots keep theirs, new ones append",
                Desired({{kSvcA, {kE3, kE1, kE4, kE2}}}),
                {
@@ -130,18 +132,7 @@ ReconcilerCase Grow() {
 ReconcilerCase Shrink() {
   return {"shrink",
           {
-              {"three backends",
-               Desired({{kSvcA, {kE1, kE2, kE3}}}),
-               {
-                   "svc 10.96.0.1:80/TCP #0 count=3 flags=0",
-                   "svc 10.96.0.1:80/TCP #1 backend=1",
-                   "svc 10.96.0.1:80/TCP #2 backend=2",
-                   "svc 10.96.0.1:80/TCP #3 backend=3",
-                   "be 1 10.244.0.1:8080/TCP",
-                   "be 2 10.244.0.2:8080/TCP",
-                   "be 3 10.244.0.3:8080/TCP",
-               },
-               7},
+              ThreeBackendsStep(),
               {"middle backend removed: last slot fills the hole",
                Desired({{kSvcA, {kE1, kE3}}}),
                {
@@ -180,18 +171,7 @@ ReconcilerCase Shrink() {
 ReconcilerCase HoleFilledByNewBackend() {
   return {"hole_filled_by_new_backend",
           {
-              {"three backends",
-               Desired({{kSvcA, {kE1, kE2, kE3}}}),
-               {
-                   "svc 10.96.0.1:80/TCP #0 count=3 flags=0",
-                   "svc 10.96.0.1:80/TCP #1 backend=1",
-                   "svc 10.96.0.1:80/TCP #2 backend=2",
-                   "svc 10.96.0.1:80/TCP #3 backend=3",
-                   "be 1 10.244.0.1:8080/TCP",
-                   "be 2 10.244.0.2:8080/TCP",
-                   "be 3 10.244.0.3:8080/TCP",
-               },
-               7},
+              ThreeBackendsStep(),
               {"middle backend swapped: the new one takes its slot and a new ID",
                Desired({{kSvcA, {kE1, kE4, kE3}}}),
                {
@@ -208,50 +188,26 @@ ReconcilerCase HoleFilledByNewBackend() {
 }
 
 ReconcilerCase Reorder() {
-  std::vector<std::string> dump = {
-      "svc 10.96.0.1:80/TCP #0 count=3 flags=0",
-      "svc 10.96.0.1:80/TCP #1 backend=1",
-      "svc 10.96.0.1:80/TCP #2 backend=2",
-      "svc 10.96.0.1:80/TCP #3 backend=3",
-      "be 1 10.244.0.1:8080/TCP",
-      "be 2 10.244.0.2:8080/TCP",
-      "be 3 10.244.0.3:8080/TCP",
-  };
   return {"reorder",
           {
-              {"three backends", Desired({{kSvcA, {kE1, kE2, kE3}}}), dump, 7},
-              {"same set in another order writes nothing", Desired({{kSvcA, {kE3, kE1, kE2}}}), dump, 0},
+              ThreeBackendsStep(),
+              {"same set in another order writes nothing", Desired({{kSvcA, {kE3, kE1, kE2}}}), ThreeBackendsDump(), 0},
           }};
 }
 
 ReconcilerCase Duplicates() {
-  std::vector<std::string> dump = {
-      "svc 10.96.0.1:80/TCP #0 count=2 flags=0",
-      "svc 10.96.0.1:80/TCP #1 backend=1",
-      "svc 10.96.0.1:80/TCP #2 backend=2",
-      "be 1 10.244.0.1:8080/TCP",
-      "be 2 10.244.0.2:8080/TCP",
-  };
-  return {"duplicates",
-          {
-              {"duplicate backends take one slot", Desired({{kSvcA, {kE1, kE1, kE2, kE2, kE1}}}), dump, 5},
-              {"other duplicates of the same set write nothing", Desired({{kSvcA, {kE2, kE1, kE2}}}), dump, 0},
-          }};
+  return {
+      "duplicates",
+      {
+          {"duplicate backends take one slot", Desired({{kSvcA, {kE1, kE1, kE2, kE2, kE1}}}), TwoBackendsDump(), 5},
+          {"other duplicates of the same set write nothing", Desired({{kSvcA, {kE2, kE1, kE2}}}), TwoBackendsDump(), 0},
+      }};
 }
 
 ReconcilerCase ReplaceAll() {
   return {"replace_all",
           {
-              {"two backends",
-               Desired({{kSvcA, {kE1, kE2}}}),
-               {
-                   "svc 10.96.0.1:80/TCP #0 count=2 flags=0",
-                   "svc 10.96.0.1:80/TCP #1 backend=1",
-                   "svc 10.96.0.1:80/TCP #2 backend=2",
-                   "be 1 10.244.0.1:8080/TCP",
-                   "be 2 10.244.0.2:8080/TCP",
-               },
-               5},
+              TwoBackendsStep("two backends"),
               // Make before break: the old backends are still in the map
               // when the new ones are written, so they get new IDs.
               {"both replaced: new IDs, old backends deleted",
@@ -282,7 +238,6 @@ ReconcilerCase ReplaceAll() {
 }
 
 ReconcilerCase RemoveService() {
-  constexpr absl::string_view kSvcB443 = "10.96.0.2:443/TCP";
   return {"remove_service",
           {
               {"two services sharing a backend",
@@ -477,7 +432,42 @@ ReconcilerCase TwelveBackends() {
   return {"twelve_backends", {{"slots 1..12", desired, Concat({ServiceLines(kSvcA, ids), backend_lines}), 25}}};
 }
 
+// The maps' entries, decoded: what SlotsResolve and MapsHold check.
+struct MapEntries {
+  absl::btree_map<L4Address, uint16_t> counts;                       // Masters' counts.
+  absl::btree_map<std::tuple<L4Address, uint16_t>, uint32_t> slots;  // (frontend, slot) -> backend ID
+  absl::btree_map<uint32_t, L4Address> backends;
+};
+
+absl::StatusOr<MapEntries> ReadEntries(const LbMaps& maps) {
+  MapEntries entries;
+  absl::Status s = maps.ForEachService([&](const lb_service_key& key, const lb_service_value& value) {
+    if (key.slot == LB_SLOT_MASTER) {
+      entries.counts[FrontendOf(key)] = value.count;
+    } else {
+      entries.slots[{FrontendOf(key), key.slot}] = value.backend_id;
+    }
+  });
+  if (!s.ok()) return s;
+  s = maps.ForEachBackend([&](uint32_t id, const lb_backend_value& value) { entries.backends[id] = AddressOf(value); });
+  if (!s.ok()) return s;
+  return entries;
+}
+
+// A failed check: |problems|, then the maps' dump so the failure shows them.
+::testing::AssertionResult FailureWithDump(const LbMaps& maps, absl::string_view problems) {
+  auto dump = DumpLines(maps);
+  return ::testing::AssertionFailure() << problems << "\nmaps:\n  "
+                                       << (dump.ok() ? absl::StrJoin(*dump, "\n  ") : dump.status().ToString());
+}
+
 }  // namespace
+
+std::vector<std::string> Dump(const LbMaps& maps) {
+  auto lines = DumpLines(maps);
+  EXPECT_TRUE(lines.ok()) << lines.status();
+  return lines.ok() ? *lines : std::vector<std::string>{};
+}
 
 L4Address L4(absl::string_view text) {
   auto address = L4Address::Parse(text);
@@ -509,19 +499,9 @@ FrontendSets AsSets(const DesiredFrontends& frontends) {
 }
 
 ::testing::AssertionResult SlotsResolve(const LbMaps& maps) {
-  absl::btree_map<std::tuple<L4Address, uint16_t>, uint32_t> slots;  // (frontend, slot) -> backend ID
-  absl::btree_map<L4Address, uint16_t> counts;
-  absl::btree_set<uint32_t> backends;
-  absl::Status s = maps.ForEachService([&](const lb_service_key& key, const lb_service_value& value) {
-    if (key.slot == LB_SLOT_MASTER) {
-      counts[FrontendOf(key)] = value.count;
-    } else {
-      slots[{FrontendOf(key), key.slot}] = value.backend_id;
-    }
-  });
-  if (!s.ok()) return ::testing::AssertionFailure() << s;
-  s = maps.ForEachBackend([&](uint32_t id, const lb_backend_value&) { backends.insert(id); });
-  if (!s.ok()) return ::testing::AssertionFailure() << s;
+  absl::StatusOr<MapEntries> entries = ReadEntries(maps);
+  if (!entries.ok()) return ::testing::AssertionFailure() << entries.status();
+  const auto& [counts, slots, backends] = *entries;
   std::vector<std::string> problems;
   for (const auto& [frontend, count] : counts) {
     for (uint16_t slot = 1; slot <= count && slot != 0; ++slot) {
@@ -534,25 +514,13 @@ FrontendSets AsSets(const DesiredFrontends& frontends) {
     }
   }
   if (problems.empty()) return ::testing::AssertionSuccess();
-  auto dump = DumpLines(maps);
-  return ::testing::AssertionFailure() << "dangling slots: " << absl::StrJoin(problems, ", ") << "\nmaps:\n  "
-                                       << (dump.ok() ? absl::StrJoin(*dump, "\n  ") : dump.status().ToString());
+  return FailureWithDump(maps, absl::StrCat("dangling slots: ", absl::StrJoin(problems, ", ")));
 }
 
 ::testing::AssertionResult MapsHold(const LbMaps& maps, const DesiredFrontends& desired) {
-  absl::btree_map<L4Address, uint16_t> counts;
-  absl::btree_map<std::tuple<L4Address, uint16_t>, uint32_t> slots;  // (frontend, slot) -> backend ID
-  absl::btree_map<uint32_t, L4Address> backends;
-  absl::Status s = maps.ForEachService([&](const lb_service_key& key, const lb_service_value& value) {
-    if (key.slot == LB_SLOT_MASTER) {
-      counts[FrontendOf(key)] = value.count;
-    } else {
-      slots[{FrontendOf(key), key.slot}] = value.backend_id;
-    }
-  });
-  if (!s.ok()) return ::testing::AssertionFailure() << s;
-  s = maps.ForEachBackend([&](uint32_t id, const lb_backend_value& value) { backends[id] = AddressOf(value); });
-  if (!s.ok()) return ::testing::AssertionFailure() << s;
+  absl::StatusOr<MapEntries> entries = ReadEntries(maps);
+  if (!entries.ok()) return ::testing::AssertionFailure() << entries.status();
+  const auto& [counts, slots, backends] = *entries;
 
   std::vector<std::string> problems;
   FrontendSets held;
@@ -598,9 +566,7 @@ FrontendSets AsSets(const DesiredFrontends& frontends) {
     problems.push_back(absl::StrJoin(diff, ", "));
   }
   if (problems.empty()) return ::testing::AssertionSuccess();
-  auto dump = DumpLines(maps);
-  return ::testing::AssertionFailure() << absl::StrJoin(problems, "; ") << "\nmaps:\n  "
-                                       << (dump.ok() ? absl::StrJoin(*dump, "\n  ") : dump.status().ToString());
+  return FailureWithDump(maps, absl::StrJoin(problems, "; "));
 }
 
 void RunReconcilerCase(LbMaps& maps, const ReconcilerCase& c) {

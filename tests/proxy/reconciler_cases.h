@@ -84,6 +84,21 @@ void RunReconcilerCase(LbMaps& maps, const ReconcilerCase& c);
 // slot references. Backend IDs and slot order are not compared.
 ::testing::AssertionResult MapsHold(const LbMaps& maps, const DesiredFrontends& desired);
 
+// DumpLines(maps), or no lines plus a test failure if reading the maps fails.
+std::vector<std::string> Dump(const LbMaps& maps);
+
+// Frontends and backends the cases and the fake-only tests share.
+inline constexpr absl::string_view kSvcA = "10.96.0.1:80/TCP";
+inline constexpr absl::string_view kSvcB = "10.96.0.2:80/TCP";
+inline constexpr absl::string_view kSvcB443 = "10.96.0.2:443/TCP";
+inline constexpr absl::string_view kSvcC = "10.96.0.3:80/TCP";
+inline constexpr absl::string_view kE1 = "10.244.0.1:8080/TCP";
+inline constexpr absl::string_view kE2 = "10.244.0.2:8080/TCP";
+inline constexpr absl::string_view kE3 = "10.244.0.3:8080/TCP";
+inline constexpr absl::string_view kE4 = "10.244.0.4:8080/TCP";
+inline constexpr absl::string_view kE5 = "10.244.0.5:8080/TCP";
+inline constexpr absl::string_view kE6 = "10.244.0.6:8080/TCP";
+
 // Test data helpers; they abort on malformed text.
 L4Address L4(absl::string_view text);
 DesiredFrontends Desired(std::initializer_list<std::pair<absl::string_view, std::vector<absl::string_view>>> frontends);
