@@ -18,6 +18,7 @@
 
 #define SOCK_ADDR_PROCEED 1
 #define SOCK_ADDR_REJECT 0
+#define LB_ATTEMPTS 4
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -34,6 +35,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct lb_backend_value);
 } bpfp_be_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, LB_DEFAULT_SERVICE_ENTRIES);
+	__type(key, struct lb_member_key);
+	__type(value, struct lb_member_value);
+} bpfp_memb_v1 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -86,90 +95,180 @@ static __always_inline void addr_to_ctx6(struct bpf_sock_addr *ctx,
 }
 
 /*
- * Chooses the slot a socket uses. UDP sockets keep the backend they were
- * given for as long as it still sits in the same slot of the Service; TCP
- * connections (and UDP sockets without a usable record) pick at random.
+ * Hash map elements are recycled as soon as they are deleted, so a pointer
+ * from a lookup may, a moment later, show another key's value. Each value is
+ * therefore copied once, and the copy is accepted only if the IDs it carries
+ * are the ones looked up. IDs are not reused for a long time (lb_abi.h), so
+ * a recycled element never passes. A failed check is -EAGAIN: lb_translate()
+ * tries again with a fresh master.
  */
-static __always_inline __u16 lb_pick_slot(struct lb_service_key *key,
-					  const struct lb_service_value *master,
-					  const struct lb_sock_key *aff_key,
-					  int sticky)
-{
-	if (sticky) {
-		struct lb_affinity_value *aff;
-		struct lb_service_value *slot;
+#define barrier() asm volatile("" ::: "memory")
 
-		aff = bpf_map_lookup_elem(&bpfp_aff_v1, aff_key);
-		if (aff && aff->slot >= 1 && aff->slot <= master->count) {
-			key->slot = aff->slot;
-			slot = bpf_map_lookup_elem(&bpfp_svc_v1, key);
-			if (slot && slot->backend_id == aff->backend_id)
-				return aff->slot;
+static __always_inline int lb_lookup_backend(__u32 id, struct lb_backend_value *out)
+{
+	struct lb_backend_value *v;
+
+	v = bpf_map_lookup_elem(&bpfp_be_v1, &id);
+	if (!v)
+		return -EAGAIN;
+	*out = *v;
+	barrier();
+	/* Both the copy and the element still hold |id|: not torn, not recycled. */
+	if (out->id != id || v->id != id)
+		return -EAGAIN;
+	return 0;
+}
+
+static __always_inline int lb_lookup_slot(struct lb_service_key *key, __u16 slot, __u32 service_id,
+					  __u32 *backend_id)
+{
+	struct lb_service_value *v;
+
+	key->slot = slot;
+	v = bpf_map_lookup_elem(&bpfp_svc_v1, key);
+	if (!v)
+		return -EAGAIN;
+	*backend_id = v->backend_id;
+	barrier();
+	if (v->service_id != service_id)
+		return -EAGAIN;
+	return 0;
+}
+
+/*
+ * A UDP socket's earlier choice, if that backend is still a member of the
+ * Service (in whatever slot). Returns its ID, or LB_BACKEND_ID_INVALID.
+ */
+static __always_inline __u32 lb_sticky_backend(const struct lb_sock_key *aff_key, __u32 service_id)
+{
+	struct lb_affinity_value *aff;
+	struct lb_member_key member = {};
+	__u32 backend_id;
+
+	aff = bpf_map_lookup_elem(&bpfp_aff_v1, aff_key);
+	if (!aff)
+		return LB_BACKEND_ID_INVALID;
+	backend_id = aff->backend_id;
+	if (aff->service_id != service_id)
+		return LB_BACKEND_ID_INVALID;
+	member.service_id = service_id;
+	member.backend_id = backend_id;
+	if (!bpf_map_lookup_elem(&bpfp_memb_v1, &member))
+		return LB_BACKEND_ID_INVALID;
+	return backend_id;
+}
+
+/*
+ * One attempt to choose a backend for the Service at key->vip/port/proto.
+ * Returns 0 and fills |backend|, -ENXIO when it is no Service,
+ * -ECONNREFUSED when it has no backend, -EAGAIN when a concurrent update got
+ * in the way.
+ */
+static __always_inline int lb_choose(struct lb_service_key *key, const struct lb_sock_key *aff_key, int sticky,
+				     struct lb_affinity_value *choice, struct lb_backend_value *backend)
+{
+	struct lb_service_value *v;
+	__u32 service_id, backend_id = LB_BACKEND_ID_INVALID;
+	__u16 count;
+	int ret;
+
+	key->slot = LB_SLOT_MASTER;
+	v = bpf_map_lookup_elem(&bpfp_svc_v1, key);
+	if (!v)
+		return -ENXIO;
+	count = v->count;
+	service_id = v->service_id;
+	if (count == 0)
+		return -ECONNREFUSED;
+
+	choice->service_id = service_id;
+	if (sticky) {
+		backend_id = lb_sticky_backend(aff_key, service_id);
+		if (backend_id != LB_BACKEND_ID_INVALID && lb_lookup_backend(backend_id, backend) == 0) {
+			choice->backend_id = backend_id;
+			return 0;
 		}
 	}
-	return (__u16)(bpf_get_prandom_u32() % master->count) + 1;
+	ret = lb_lookup_slot(key, (__u16)(bpf_get_prandom_u32() % count) + 1, service_id, &backend_id);
+	if (ret)
+		return ret;
+	choice->backend_id = backend_id;
+	return lb_lookup_backend(backend_id, backend);
+}
+
+/* Updates an LRU entry only when it changes: every update takes the LRU lock. */
+static __always_inline void lb_record_affinity(const struct lb_sock_key *key, const struct lb_affinity_value *value)
+{
+	struct lb_affinity_value *old = bpf_map_lookup_elem(&bpfp_aff_v1, key);
+
+	if (old && old->backend_id == value->backend_id && old->service_id == value->service_id)
+		return;
+	bpf_map_update_elem(&bpfp_aff_v1, key, value, BPF_ANY);
+}
+
+static __always_inline void lb_record_revnat(const struct lb_sock_key *key, const struct lb_revnat_value *value)
+{
+	struct lb_revnat_value *old = bpf_map_lookup_elem(&bpfp_rnat_v1, key);
+
+	if (old && old->port == value->port && old->vip.u32[0] == value->vip.u32[0] &&
+	    old->vip.u32[1] == value->vip.u32[1] && old->vip.u32[2] == value->vip.u32[2] &&
+	    old->vip.u32[3] == value->vip.u32[3])
+		return;
+	bpf_map_update_elem(&bpfp_rnat_v1, key, value, BPF_ANY);
 }
 
 /*
  * Core of connect/sendmsg: if (addr, port) is a Service, replaces them with a
  * backend's and records how to translate back.
  * Returns 0 when translated, -ENXIO when the destination is no Service,
- * -ECONNREFUSED when the Service has no backend (or points nowhere).
+ * -ECONNREFUSED when the Service has no backend.
  */
 static __always_inline int lb_translate(struct bpf_sock_addr *ctx,
 					union lb_addr *addr, __be16 *port)
 {
 	struct lb_service_key key = {};
-	struct lb_service_value *master, *slot;
-	struct lb_backend_value *backend;
 	struct lb_sock_key sock_key = {};
 	struct lb_revnat_value rev = {};
-	struct lb_affinity_value aff = {};
-	__u32 backend_id;
-	__u64 cookie;
-	int sticky;
+	struct lb_affinity_value choice = {};
+	struct lb_backend_value backend;
+	int sticky = ctx->protocol == IPPROTO_UDP;
+	int ret;
 
 	key.vip = *addr;
 	key.port = *port;
 	key.proto = (__u8)ctx->protocol;
-	key.slot = LB_SLOT_MASTER;
-	master = bpf_map_lookup_elem(&bpfp_svc_v1, &key);
-	if (!master)
-		return -ENXIO;
-	if (master->count == 0)
-		return -ECONNREFUSED;
-
-	cookie = bpf_get_socket_cookie(ctx);
-	sticky = ctx->protocol != IPPROTO_TCP;
-	sock_key.cookie = cookie;
+	sock_key.cookie = bpf_get_socket_cookie(ctx);
 	sock_key.addr = *addr;
 	sock_key.port = *port;
 	sock_key.proto = key.proto;
 
-	key.slot = lb_pick_slot(&key, master, &sock_key, sticky);
-	slot = bpf_map_lookup_elem(&bpfp_svc_v1, &key);
-	if (!slot)
-		return -ECONNREFUSED;
-	backend_id = slot->backend_id;
-	backend = bpf_map_lookup_elem(&bpfp_be_v1, &backend_id);
-	if (!backend)
-		return -ECONNREFUSED;
-
-	if (sticky) {
-		aff.backend_id = backend_id;
-		aff.slot = key.slot;
-		bpf_map_update_elem(&bpfp_aff_v1, &sock_key, &aff, BPF_ANY);
+	/*
+	 * Each retry starts from a fresh master. A miss needs an update to land
+	 * between two lookups a few dozen nanoseconds apart, so a run of
+	 * LB_ATTEMPTS misses does not happen in practice; if it did, the socket
+	 * is refused rather than sent anywhere unchecked.
+	 */
+	for (int i = 0; i < LB_ATTEMPTS; i++) {
+		ret = lb_choose(&key, &sock_key, sticky, &choice, &backend);
+		if (ret != -EAGAIN)
+			break;
 	}
+	if (ret == -EAGAIN)
+		ret = -ECONNREFUSED;
+	if (ret)
+		return ret;
 
+	if (sticky)
+		lb_record_affinity(&sock_key, &choice);
 	/* Failing to record the reverse entry only degrades getpeername. */
 	rev.vip = *addr;
 	rev.port = *port;
-	sock_key.addr = backend->addr;
-	sock_key.port = backend->port;
-	bpf_map_update_elem(&bpfp_rnat_v1, &sock_key, &rev, BPF_ANY);
+	sock_key.addr = backend.addr;
+	sock_key.port = backend.port;
+	lb_record_revnat(&sock_key, &rev);
 
-	*addr = backend->addr;
-	*port = backend->port;
+	*addr = backend.addr;
+	*port = backend.port;
 	return 0;
 }
 

@@ -65,6 +65,26 @@ absl::Status BpfLbMaps::DeleteBackend(uint32_t id) {
   return absl::OkStatus();
 }
 
+absl::Status BpfLbMaps::UpdateMember(const lb_member_key& key) {
+  lb_member_value value{};
+  if (int e = Err(bpf_map_update_elem(members_.get(), &key, &value, BPF_ANY)); e != 0) {
+    return MapError(LB_MEMBERS_MAP_NAME, absl::StrCat("update ", MemberKeyString(key)), e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BpfLbMaps::DeleteMember(const lb_member_key& key) {
+  if (int e = Err(bpf_map_delete_elem(members_.get(), &key)); e != 0) {
+    return MapError(LB_MEMBERS_MAP_NAME, absl::StrCat("delete ", MemberKeyString(key)), e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BpfLbMaps::ForEachMember(MemberVisitor visit) const {
+  return Walk<lb_member_key, lb_member_value>(members_.get(), LB_MEMBERS_MAP_NAME,
+                                              [&](const lb_member_key& k, const lb_member_value&) { visit(k); });
+}
+
 absl::Status BpfLbMaps::ForEachService(ServiceVisitor visit) const {
   return Walk<lb_service_key, lb_service_value>(services_.get(), LB_SERVICES_MAP_NAME, visit);
 }

@@ -10,20 +10,27 @@ namespace bpfproxy {
 class BpfLbMaps : public LbMaps {
  public:
   // Takes ownership of the map fds.
-  BpfLbMaps(UniqueFd services, UniqueFd backends, LbMapCapacity capacity)
-      : services_(std::move(services)), backends_(std::move(backends)), capacity_(capacity) {}
+  BpfLbMaps(UniqueFd services, UniqueFd backends, UniqueFd members, LbMapCapacity capacity)
+      : services_(std::move(services)),
+        backends_(std::move(backends)),
+        members_(std::move(members)),
+        capacity_(capacity) {}
 
   absl::Status UpdateService(const lb_service_key& key, const lb_service_value& value) override;
   absl::Status DeleteService(const lb_service_key& key) override;
   absl::Status UpdateBackend(uint32_t id, const lb_backend_value& value) override;
   absl::Status DeleteBackend(uint32_t id) override;
+  absl::Status UpdateMember(const lb_member_key& key) override;
+  absl::Status DeleteMember(const lb_member_key& key) override;
   absl::Status ForEachService(ServiceVisitor visit) const override;
   absl::Status ForEachBackend(BackendVisitor visit) const override;
+  absl::Status ForEachMember(MemberVisitor visit) const override;
   LbMapCapacity capacity() const override { return capacity_; }
 
  private:
   UniqueFd services_;
   UniqueFd backends_;
+  UniqueFd members_;
   LbMapCapacity capacity_;
 };
 

@@ -89,6 +89,33 @@ absl::Status FakeLbMaps::DeleteBackend(uint32_t id) {
   return absl::OkStatus();
 }
 
+absl::Status FakeLbMaps::UpdateMember(const lb_member_key& key) {
+  std::string op = absl::StrCat("update member ", MemberKeyString(key));
+  if (absl::Status s = TakeInjectedFailure(op); !s.ok()) return s;
+  auto k = std::make_pair(key.service_id, key.backend_id);
+  if (!members_.contains(k) && members_.size() >= capacity_.services) {
+    return MapError(LB_MEMBERS_MAP_NAME, absl::StrCat("update ", MemberKeyString(key)), -E2BIG);
+  }
+  members_.insert(k);
+  ops_.push_back(std::move(op));
+  return absl::OkStatus();
+}
+
+absl::Status FakeLbMaps::DeleteMember(const lb_member_key& key) {
+  std::string op = absl::StrCat("delete member ", MemberKeyString(key));
+  if (absl::Status s = TakeInjectedFailure(op); !s.ok()) return s;
+  if (members_.erase(std::make_pair(key.service_id, key.backend_id)) == 0) {
+    return MapError(LB_MEMBERS_MAP_NAME, absl::StrCat("delete ", MemberKeyString(key)), -ENOENT);
+  }
+  ops_.push_back(std::move(op));
+  return absl::OkStatus();
+}
+
+absl::Status FakeLbMaps::ForEachMember(MemberVisitor visit) const {
+  for (const auto& [service_id, backend_id] : members_) visit(MakeMemberKey(service_id, backend_id));
+  return absl::OkStatus();
+}
+
 absl::Status FakeLbMaps::ForEachService(ServiceVisitor visit) const {
   for (const auto& [key, value] : services_) visit(key, value);
   return absl::OkStatus();

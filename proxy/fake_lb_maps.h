@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "proxy/lb_maps.h"
@@ -28,6 +29,9 @@ class FakeLbMaps : public LbMaps {
   absl::Status DeleteBackend(uint32_t id) override;
   absl::Status ForEachService(ServiceVisitor visit) const override;
   absl::Status ForEachBackend(BackendVisitor visit) const override;
+  absl::Status UpdateMember(const lb_member_key& key) override;
+  absl::Status DeleteMember(const lb_member_key& key) override;
+  absl::Status ForEachMember(MemberVisitor visit) const override;
   LbMapCapacity capacity() const override { return capacity_; }
 
   // A real map's size is fixed at creation; tests change it to model "room
@@ -40,6 +44,8 @@ class FakeLbMaps : public LbMaps {
   //   delete svc 10.96.0.1:80/TCP#2
   //   update be 3 10.244.0.2:8080/TCP
   //   delete be 3
+  //   update member svc 1 backend 3
+  //   delete member svc 1 backend 3
   // A write that fails (full map, missing key, injected error) is not applied
   // and not logged.
   const std::vector<std::string>& ops() const { return ops_; }
@@ -71,6 +77,7 @@ class FakeLbMaps : public LbMaps {
   LbMapCapacity capacity_;
   std::map<lb_service_key, lb_service_value, ServiceKeyLess> services_;
   absl::btree_map<uint32_t, lb_backend_value> backends_;
+  absl::btree_set<std::pair<uint32_t, uint32_t>> members_;  // (service ID, backend ID)
   std::vector<std::string> ops_;
   std::vector<PendingFailure> failures_;
 };

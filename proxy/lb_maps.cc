@@ -6,6 +6,8 @@
 #include <tuple>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -15,8 +17,10 @@ namespace bpfproxy {
 // pinned maps disagree with this binary, and LB_ABI_VERSION must move.
 static_assert(sizeof(union lb_addr) == 16);
 static_assert(sizeof(lb_service_key) == 24);
-static_assert(sizeof(lb_service_value) == 8);
-static_assert(sizeof(lb_backend_value) == 20);
+static_assert(sizeof(lb_service_value) == 12);
+static_assert(sizeof(lb_backend_value) == 24);
+static_assert(sizeof(lb_member_key) == 8);
+static_assert(sizeof(lb_member_value) == 4);
 static_assert(sizeof(lb_sock_key) == 32);
 static_assert(sizeof(lb_revnat_value) == 20);
 static_assert(sizeof(lb_affinity_value) == 8);
@@ -52,9 +56,36 @@ lb_service_key MakeServiceKey(const L4Address& frontend, uint16_t slot) {
 
 L4Address FrontendOf(const lb_service_key& key) { return MakeL4(key.vip, key.port, key.proto); }
 
-lb_backend_value MakeBackendValue(const L4Address& backend) {
+lb_service_value MakeMasterValue(uint32_t service_id, uint16_t count) {
+  lb_service_value v{};
+  v.service_id = service_id;
+  v.count = count;
+  v.flags = LB_SVC_F_NONE;
+  return v;
+}
+
+lb_service_value MakeSlotValue(uint32_t service_id, uint32_t backend_id) {
+  lb_service_value v{};
+  v.service_id = service_id;
+  v.backend_id = backend_id;
+  return v;
+}
+
+lb_member_key MakeMemberKey(uint32_t service_id, uint32_t backend_id) {
+  lb_member_key k{};
+  k.service_id = service_id;
+  k.backend_id = backend_id;
+  return k;
+}
+
+std::string MemberKeyString(const lb_member_key& key) {
+  return absl::StrCat("svc ", key.service_id, " backend ", key.backend_id);
+}
+
+lb_backend_value MakeBackendValue(uint32_t id, const L4Address& backend) {
   lb_backend_value v;
   std::memset(&v, 0, sizeof(v));
+  v.id = id;
   std::memcpy(v.addr.u8, backend.ip.bytes().data(), 16);
   v.port = htons(backend.port);
   v.proto = static_cast<uint8_t>(backend.proto);
@@ -88,23 +119,46 @@ absl::Status MapError(absl::string_view map, absl::string_view operation, int ne
 }
 
 absl::StatusOr<std::vector<std::string>> DumpLines(const LbMaps& maps) {
-  absl::btree_map<std::tuple<L4Address, uint16_t>, std::string> services;
-  absl::btree_map<uint32_t, std::string> backends;
+  absl::btree_map<std::tuple<L4Address, uint16_t>, lb_service_value> services;
+  absl::flat_hash_map<uint32_t, L4Address> frontend_of_id;
   absl::Status s = maps.ForEachService([&](const lb_service_key& k, const lb_service_value& v) {
-    L4Address frontend = FrontendOf(k);
-    std::string line = k.slot == LB_SLOT_MASTER
-                           ? absl::StrFormat("svc %s #0 count=%u flags=%u", frontend.ToString(), v.count, v.flags)
-                           : absl::StrFormat("svc %s #%u backend=%u", frontend.ToString(), k.slot, v.backend_id);
-    services.emplace(std::make_tuple(frontend, k.slot), std::move(line));
-  });
-  if (!s.ok()) return s;
-  s = maps.ForEachBackend([&](uint32_t id, const lb_backend_value& v) {
-    backends.emplace(id, absl::StrFormat("be %u %s", id, AddressOf(v).ToString()));
+    services.emplace(std::make_tuple(FrontendOf(k), k.slot), v);
+    if (k.slot == LB_SLOT_MASTER) frontend_of_id.emplace(v.service_id, FrontendOf(k));
   });
   if (!s.ok()) return s;
   std::vector<std::string> lines;
-  lines.reserve(services.size() + backends.size());
-  for (auto& [k, line] : services) lines.push_back(std::move(line));
+  for (const auto& [key, v] : services) {
+    const auto& [frontend, slot] = key;
+    if (slot == LB_SLOT_MASTER) {
+      lines.push_back(absl::StrFormat("svc %s #0 id=%u count=%u flags=%u", frontend.ToString(), v.service_id,
+                                      v.count, v.flags));
+      continue;
+    }
+    auto master = services.find(std::make_tuple(frontend, uint16_t{LB_SLOT_MASTER}));
+    bool same_id = master != services.end() && master->second.service_id == v.service_id;
+    lines.push_back(absl::StrFormat("svc %s #%u backend=%u%s", frontend.ToString(), slot, v.backend_id,
+                                    same_id ? "" : absl::StrCat(" id=", v.service_id)));
+  }
+  absl::btree_set<std::string> members;  // Sorted as text: frontends, then backend IDs.
+  absl::btree_map<std::tuple<L4Address, uint32_t>, std::string> known_members;
+  s = maps.ForEachMember([&](const lb_member_key& k) {
+    auto it = frontend_of_id.find(k.service_id);
+    if (it == frontend_of_id.end()) {
+      members.insert(absl::StrFormat("member id=%u backend=%u", k.service_id, k.backend_id));
+    } else {
+      known_members.emplace(std::make_tuple(it->second, k.backend_id),
+                            absl::StrFormat("member %s backend=%u", it->second.ToString(), k.backend_id));
+    }
+  });
+  if (!s.ok()) return s;
+  for (auto& [k, line] : known_members) lines.push_back(std::move(line));
+  lines.insert(lines.end(), members.begin(), members.end());
+  absl::btree_map<uint32_t, std::string> backends;
+  s = maps.ForEachBackend([&](uint32_t id, const lb_backend_value& v) {
+    backends.emplace(id, absl::StrFormat("be %u %s%s", id, AddressOf(v).ToString(),
+                                         v.id == id ? "" : absl::StrCat(" id=", v.id)));
+  });
+  if (!s.ok()) return s;
   for (auto& [k, line] : backends) lines.push_back(std::move(line));
   return lines;
 }

@@ -37,6 +37,7 @@ absl::StatusOr<long> FsTypeOfNearest(std::string path) {
 }  // namespace
 
 absl::Status MakeDirs(absl::string_view path, int mode) {
+  if (!absl::StartsWith(path, "/")) return absl::InvalidArgumentError(absl::StrCat("not an absolute path: ", path));
   std::string prefix;
   for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
     absl::StrAppend(&prefix, "/", part);
@@ -61,6 +62,7 @@ absl::StatusOr<std::string> FindMount(absl::string_view fstype) {
 }
 
 absl::Status EnsureBpffs(absl::string_view dir) {
+  if (!absl::StartsWith(dir, "/")) return absl::InvalidArgumentError(absl::StrCat("not an absolute path: ", dir));
   absl::StatusOr<long> type = FsTypeOfNearest(std::string(dir));
   if (!type.ok()) return type.status();
   if (*type != BPF_FS_MAGIC) {

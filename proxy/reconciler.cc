@@ -66,17 +66,14 @@ std::vector<uint32_t> PlanSlots(const std::vector<uint32_t>& old, const std::vec
   return layout;
 }
 
-lb_service_value SlotValue(uint32_t backend_id) {
-  lb_service_value v{};
-  v.backend_id = backend_id;
-  return v;
-}
-
-lb_service_value MasterValue(uint16_t count) {
-  lb_service_value v{};
-  v.count = count;
-  v.flags = LB_SVC_F_NONE;
-  return v;
+// The next unused ID from |next|, wrapping past the 32-bit space and
+// skipping 0 and IDs in use.
+template <typename InUse>
+uint32_t AllocateId(uint32_t& next, const InUse& in_use) {
+  uint32_t id = next;
+  while (id == 0 || in_use.contains(id)) ++id;
+  next = id + 1;
+  return id;
 }
 
 }  // namespace
@@ -97,47 +94,61 @@ absl::Status Reconciler::Restore() {
   s = maps_->ForEachService(
       [&](const lb_service_key& k, const lb_service_value& v) { entries[FrontendOf(k)].emplace(k.slot, v); });
   if (!s.ok()) return s;
+  std::vector<lb_member_key> members;
+  s = maps_->ForEachMember([&](const lb_member_key& k) { members.push_back(k); });
+  if (!s.ok()) return s;
 
   for (const auto& [id, address] : backends) {
     by_id_[id] = Backend{address, 0};
     id_of_.emplace(address, id);  // The lowest ID of an address is the one reused.
   }
-  for (const auto& [frontend, slots] : entries) {
-    auto master = slots.find(LB_SLOT_MASTER);
-    if (master == slots.end()) {
-      for (const auto& [slot, value] : slots) stale_slots_.push_back(MakeServiceKey(frontend, slot));
+  for (const auto& [frontend, slots] : entries) RestoreFrontend(frontend, slots);
+
+  absl::flat_hash_map<uint32_t, AppliedFrontend*> by_service_id;
+  for (auto& [frontend, f] : frontends_) by_service_id[f.service_id] = &f;
+  for (const lb_member_key& k : members) {
+    auto f = by_service_id.find(k.service_id);
+    if (f == by_service_id.end() || !by_id_.contains(k.backend_id)) {
+      stale_members_.emplace(k.service_id, k.backend_id);
       continue;
     }
-    AppliedFrontend& f = frontends_[frontend];
-    f.has_master = true;
-    f.count = master->second.count;
-    ++service_entries_;
-    for (const auto& [slot, value] : slots) {
-      if (slot == LB_SLOT_MASTER) continue;
-      if (slot <= f.count && slot == f.slots.size() + 1) {
-        uint32_t id = by_id_.contains(value.backend_id) ? value.backend_id : LB_BACKEND_ID_INVALID;
-        f.slots.push_back(id);
-        AddRef(id);
-        ++service_entries_;
-      } else {
-        stale_slots_.push_back(MakeServiceKey(frontend, slot));
-      }
-    }
+    f->second->members.insert(k.backend_id);
+    AddRef(k.backend_id);
+    ++member_entries_;
   }
-  next_id_ = backends.empty() ? 1 : backends.rbegin()->first + 1;
-  for (uint32_t id = 1; id < next_id_; ++id) {
-    if (!backends.contains(id)) free_ids_.insert(id);
-  }
+  next_backend_id_ = backends.empty() ? 1 : backends.rbegin()->first + 1;
+  for (uint32_t id : service_ids_) next_service_id_ = std::max(next_service_id_, id + 1);
   return absl::OkStatus();
 }
 
-uint32_t Reconciler::AllocateId() {
-  if (!free_ids_.empty()) {
-    uint32_t id = *free_ids_.begin();
-    free_ids_.erase(free_ids_.begin());
-    return id;
+void Reconciler::RestoreFrontend(const L4Address& frontend,
+                                 const absl::btree_map<uint16_t, lb_service_value>& entries) {
+  auto master = entries.find(LB_SLOT_MASTER);
+  uint32_t service_id = master == entries.end() ? LB_SERVICE_ID_INVALID : master->second.service_id;
+  if (service_id == LB_SERVICE_ID_INVALID || service_ids_.contains(service_id)) {
+    // No usable master: nothing of it is visible; all of it is stale.
+    for (const auto& [slot, value] : entries) stale_slots_.emplace(frontend, slot);
+    return;
   }
-  return next_id_++;
+  AppliedFrontend& f = frontends_[frontend];
+  f.service_id = service_id;
+  service_ids_.insert(service_id);
+  f.has_master = true;
+  f.count = master->second.count;
+  ++service_entries_;
+  for (const auto& [slot, value] : entries) {
+    if (slot == LB_SLOT_MASTER) continue;
+    if (slot > f.count || slot != f.slots.size() + 1) {
+      stale_slots_.emplace(frontend, slot);
+      continue;
+    }
+    // A slot of another ID, or of an unknown backend, is a hole to rewrite.
+    bool valid = value.service_id == service_id && by_id_.contains(value.backend_id);
+    uint32_t id = valid ? value.backend_id : LB_BACKEND_ID_INVALID;
+    f.slots.push_back(id);
+    AddRef(id);
+    ++service_entries_;
+  }
 }
 
 void Reconciler::AddRef(uint32_t id) {
@@ -153,12 +164,11 @@ void Reconciler::DropRef(uint32_t id, std::vector<uint32_t>& released) {
 absl::StatusOr<uint32_t> Reconciler::AcquireBackend(const L4Address& backend) {
   auto it = id_of_.find(backend);
   if (it != id_of_.end()) return it->second;
-  uint32_t id = AllocateId();
-  absl::Status s = maps_->UpdateBackend(id, MakeBackendValue(backend));
-  if (!s.ok()) {
-    free_ids_.insert(id);
-    return s;
-  }
+  uint32_t next = next_backend_id_;
+  uint32_t id = AllocateId(next, by_id_);
+  absl::Status s = maps_->UpdateBackend(id, MakeBackendValue(id, backend));
+  if (!s.ok()) return s;
+  next_backend_id_ = next;
   by_id_[id] = Backend{backend, 0};
   id_of_[backend] = id;
   return id;
@@ -173,10 +183,18 @@ absl::Status Reconciler::DeleteUnreferenced(const std::vector<uint32_t>& ids, si
     auto canonical = id_of_.find(it->second.address);
     if (canonical != id_of_.end() && canonical->second == id) id_of_.erase(canonical);
     by_id_.erase(it);
-    free_ids_.insert(id);
     if (deleted != nullptr) ++*deleted;
   }
   return absl::OkStatus();
+}
+
+absl::Status Reconciler::DeleteReleased(const std::vector<uint32_t>& released, const AddressSet& keep) {
+  std::vector<uint32_t> ids;
+  for (uint32_t id : released) {
+    auto it = by_id_.find(id);
+    if (it != by_id_.end() && !keep.contains(it->second.address)) ids.push_back(id);
+  }
+  return DeleteUnreferenced(ids);
 }
 
 std::vector<uint32_t> Reconciler::UnreferencedBackends() const {
@@ -199,10 +217,48 @@ absl::Status Reconciler::CheckCapacity(const AppliedFrontend& f, absl::Span<cons
   if (services_used + new_services > cap.services) {
     return full(LB_SERVICES_MAP_NAME, new_services, services_used, cap.services);
   }
-  size_t new_backends =
-      std::count_if(wanted.begin(), wanted.end(), [&](const L4Address& b) { return !id_of_.contains(b); });
+  size_t members_used = member_entries_ + stale_members_.size();
+  size_t new_members = 0, new_backends = 0;
+  for (const L4Address& b : wanted) {
+    auto id = id_of_.find(b);
+    if (id == id_of_.end()) ++new_backends;
+    if (id == id_of_.end() || !f.members.contains(id->second)) ++new_members;
+  }
+  if (members_used + new_members > cap.services) {
+    return full(LB_MEMBERS_MAP_NAME, new_members, members_used, cap.services);
+  }
   if (by_id_.size() + new_backends > cap.backends) {
     return full(LB_BACKENDS_MAP_NAME, new_backends, by_id_.size(), cap.backends);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reconciler::AddMembers(AppliedFrontend& f, const std::vector<uint32_t>& ids) {
+  for (uint32_t id : ids) {
+    if (f.members.contains(id)) continue;
+    absl::Status s = maps_->UpdateMember(MakeMemberKey(f.service_id, id));
+    if (!s.ok()) return s;
+    stale_members_.erase({f.service_id, id});  // Claimed: no longer stale.
+    f.members.insert(id);
+    AddRef(id);
+    ++member_entries_;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reconciler::DropMembers(AppliedFrontend& f, const absl::flat_hash_set<uint32_t>& keep_ids,
+                                     std::vector<uint32_t>& released) {
+  for (auto it = f.members.begin(); it != f.members.end();) {
+    uint32_t id = *it;
+    if (keep_ids.contains(id)) {
+      ++it;
+      continue;
+    }
+    absl::Status s = IgnoreNotFound(maps_->DeleteMember(MakeMemberKey(f.service_id, id)));
+    if (!s.ok()) return s;
+    it = f.members.erase(it);
+    DropRef(id, released);
+    --member_entries_;
   }
   return absl::OkStatus();
 }
@@ -211,13 +267,15 @@ absl::Status Reconciler::WriteSlots(const L4Address& frontend, AppliedFrontend& 
                                     const std::vector<uint32_t>& layout, std::vector<uint32_t>& released) {
   for (size_t i = 0; i < layout.size(); ++i) {
     if (i < f.slots.size() && f.slots[i] == layout[i]) continue;
-    absl::Status s = maps_->UpdateService(MakeServiceKey(frontend, i + 1), SlotValue(layout[i]));
+    auto slot = static_cast<uint16_t>(i + 1);
+    absl::Status s = maps_->UpdateService(MakeServiceKey(frontend, slot), MakeSlotValue(f.service_id, layout[i]));
     if (!s.ok()) return s;
     AddRef(layout[i]);
     if (i < f.slots.size()) {
       DropRef(f.slots[i], released);
       f.slots[i] = layout[i];
     } else {
+      stale_slots_.erase({frontend, slot});  // Claimed: no longer stale.
       f.slots.push_back(layout[i]);
       ++service_entries_;
     }
@@ -237,17 +295,17 @@ absl::Status Reconciler::DeleteSurplusSlots(const L4Address& frontend, AppliedFr
   return absl::OkStatus();
 }
 
-absl::Status Reconciler::Upsert(const L4Address& frontend, absl::Span<const L4Address> backends) {
-  return UpsertInternal(frontend, backends, /*keep=*/{});
+void Reconciler::ForgetIfEmpty(const L4Address& frontend) {
+  auto it = frontends_.find(frontend);
+  if (it == frontends_.end()) return;
+  const AppliedFrontend& f = it->second;
+  if (f.has_master || !f.slots.empty() || !f.members.empty()) return;
+  service_ids_.erase(f.service_id);
+  frontends_.erase(it);
 }
 
-absl::Status Reconciler::DeleteReleased(const std::vector<uint32_t>& released, const AddressSet& keep) {
-  std::vector<uint32_t> ids;
-  for (uint32_t id : released) {
-    auto it = by_id_.find(id);
-    if (it != by_id_.end() && !keep.contains(it->second.address)) ids.push_back(id);
-  }
-  return DeleteUnreferenced(ids);
+absl::Status Reconciler::Upsert(const L4Address& frontend, absl::Span<const L4Address> backends) {
+  return UpsertInternal(frontend, backends, /*keep=*/{});
 }
 
 absl::Status Reconciler::UpsertInternal(const L4Address& frontend, absl::Span<const L4Address> backends,
@@ -255,20 +313,19 @@ absl::Status Reconciler::UpsertInternal(const L4Address& frontend, absl::Span<co
   absl::StatusOr<std::vector<L4Address>> wanted = WantedBackends(frontend, backends);
   if (!wanted.ok()) return ForFrontend(frontend, wanted.status());
   AppliedFrontend& f = frontends_[frontend];
-  absl::Status s = CheckCapacity(f, *wanted);
-  if (!s.ok()) {
-    if (!f.has_master && f.slots.empty()) frontends_.erase(frontend);
-    return ForFrontend(frontend, s);
+  if (f.service_id == LB_SERVICE_ID_INVALID) {
+    f.service_id = AllocateId(next_service_id_, service_ids_);
+    service_ids_.insert(f.service_id);
   }
-
   // Every exit path deletes backends that ended up unreferenced, including
   // ones created for this call when a later write failed.
   std::vector<uint32_t> released;
   auto finish = [&](absl::Status status) {
-    if (!f.has_master && f.slots.empty()) frontends_.erase(frontend);
+    ForgetIfEmpty(frontend);
     absl::Status cleanup = DeleteReleased(released, keep);
     return ForFrontend(frontend, status.ok() ? cleanup : status);
   };
+  if (absl::Status s = CheckCapacity(f, *wanted); !s.ok()) return finish(s);
 
   std::vector<uint32_t> wanted_ids;  // 1. backends
   for (const L4Address& b : *wanted) {
@@ -277,18 +334,21 @@ absl::Status Reconciler::UpsertInternal(const L4Address& frontend, absl::Span<co
     wanted_ids.push_back(*id);
     if (by_id_[*id].refs == 0) released.push_back(*id);
   }
+  if (absl::Status s = AddMembers(f, wanted_ids); !s.ok()) return finish(s);  // 2. memberships
   std::vector<uint32_t> layout = PlanSlots(f.slots, wanted_ids);
-  s = WriteSlots(frontend, f, layout, released);  // 2. slots
-  if (!s.ok()) return finish(s);
+  if (absl::Status s = WriteSlots(frontend, f, layout, released); !s.ok()) return finish(s);  // 3. slots
   auto count = static_cast<uint16_t>(layout.size());
-  if (!f.has_master || f.count != count) {  // 3. master
-    s = maps_->UpdateService(MakeServiceKey(frontend, LB_SLOT_MASTER), MasterValue(count));
+  if (!f.has_master || f.count != count) {  // 4. master
+    absl::Status s = maps_->UpdateService(MakeServiceKey(frontend, LB_SLOT_MASTER), MakeMasterValue(f.service_id, count));
     if (!s.ok()) return finish(s);
+    stale_slots_.erase({frontend, LB_SLOT_MASTER});
     if (!f.has_master) ++service_entries_;
     f.has_master = true;
     f.count = count;
   }
-  return finish(DeleteSurplusSlots(frontend, f, count, released));  // 4. surplus, 5. backends
+  if (absl::Status s = DeleteSurplusSlots(frontend, f, count, released); !s.ok()) return finish(s);  // 5.
+  absl::flat_hash_set<uint32_t> keep_ids(wanted_ids.begin(), wanted_ids.end());
+  return finish(DropMembers(f, keep_ids, released));  // 6. memberships, 7. backends
 }
 
 absl::Status Reconciler::Remove(const L4Address& frontend) {
@@ -299,35 +359,49 @@ absl::Status Reconciler::RemoveInternal(const L4Address& frontend, const Address
   auto it = frontends_.find(frontend);
   if (it == frontends_.end()) return absl::OkStatus();
   AppliedFrontend& f = it->second;
-  if (f.has_master) {  // Master first: the VIP stops being a Service at once.
-    absl::Status s = IgnoreNotFound(maps_->DeleteService(MakeServiceKey(frontend, LB_SLOT_MASTER)));
-    if (!s.ok()) return ForFrontend(frontend, s);
-    f.has_master = false;
-    f.count = 0;
-    --service_entries_;
-  }
   std::vector<uint32_t> released;
-  absl::Status s = DeleteSurplusSlots(frontend, f, 0, released);
-  if (s.ok()) frontends_.erase(it);
+  absl::Status s = absl::OkStatus();
+  if (f.has_master) {  // Master first: the VIP stops being a Service at once.
+    s = IgnoreNotFound(maps_->DeleteService(MakeServiceKey(frontend, LB_SLOT_MASTER)));
+    if (s.ok()) {
+      f.has_master = false;
+      f.count = 0;
+      --service_entries_;
+    }
+  }
+  if (s.ok()) s = DeleteSurplusSlots(frontend, f, 0, released);
+  if (s.ok()) s = DropMembers(f, {}, released);
+  ForgetIfEmpty(frontend);
   absl::Status cleanup = DeleteReleased(released, keep);
   return ForFrontend(frontend, s.ok() ? cleanup : s);
 }
 
+void Reconciler::PruneStale(SyncResult& result) {
+  for (auto it = stale_slots_.begin(); it != stale_slots_.end();) {
+    absl::Status s = IgnoreNotFound(maps_->DeleteService(MakeServiceKey(it->first, it->second)));
+    if (!s.ok()) {
+      result.prune_status.Update(s);
+      ++it;
+      continue;
+    }
+    ++result.pruned_services;
+    it = stale_slots_.erase(it);
+  }
+  for (auto it = stale_members_.begin(); it != stale_members_.end();) {
+    absl::Status s = IgnoreNotFound(maps_->DeleteMember(MakeMemberKey(it->first, it->second)));
+    if (!s.ok()) {
+      result.prune_status.Update(s);
+      ++it;
+      continue;
+    }
+    it = stale_members_.erase(it);
+  }
+  result.prune_status.Update(DeleteUnreferenced(UnreferencedBackends(), &result.pruned_backends));
+}
+
 SyncResult Reconciler::Sync(const DesiredFrontends& desired) {
   SyncResult result;
-  // Stale entries first: they only take space the writes below may need.
-  std::vector<lb_service_key> still_stale;
-  for (const lb_service_key& key : stale_slots_) {
-    absl::Status s = IgnoreNotFound(maps_->DeleteService(key));
-    if (s.ok()) {
-      ++result.pruned_services;
-    } else {
-      still_stale.push_back(key);
-      result.prune_status.Update(s);
-    }
-  }
-  stale_slots_ = std::move(still_stale);
-  result.prune_status.Update(DeleteUnreferenced(UnreferencedBackends(), &result.pruned_backends));
+  PruneStale(result);  // First: stale entries only take space the writes may need.
 
   // A backend that moves between frontends keeps its entry and ID.
   AddressSet wanted;
@@ -346,9 +420,16 @@ SyncResult Reconciler::Sync(const DesiredFrontends& desired) {
       result.failed.emplace(frontend, std::move(s));
     }
   }
-  for (const auto& [frontend, backends] : desired) {
-    absl::Status s = UpsertInternal(frontend, backends, wanted);
-    if (!s.ok()) result.failed.emplace(frontend, std::move(s));
+  // Frontends that shrink before those that grow, so space freed by one is
+  // there for the other.
+  for (bool growing : {false, true}) {
+    for (const auto& [frontend, backends] : desired) {
+      auto f = frontends_.find(frontend);
+      size_t now = f == frontends_.end() ? 0 : f->second.slots.size();
+      if ((backends.size() > now) != growing) continue;
+      absl::Status s = UpsertInternal(frontend, backends, wanted);
+      if (!s.ok()) result.failed.emplace(frontend, std::move(s));
+    }
   }
   // Backends released above, unless another frontend took them over.
   result.prune_status.Update(DeleteUnreferenced(UnreferencedBackends()));

@@ -3,18 +3,24 @@
 //
 // Ordering guarantee, per frontend (DESIGN.md "Make before break"):
 //   1. new backends (bpfp_be) are written,
-//   2. slots whose backend changed, and new slots, are written,
-//   3. the master entry (slot 0, count) is written,
-//   4. surplus slots (count+1..old count) are deleted,
-//   5. backends no frontend references any more are deleted.
-// A lookup therefore never finds a slot that points nowhere. Removing a
-// frontend deletes its master first, then its slots, then unreferenced
-// backends. Slots are stable: a backend that stays keeps its slot, and a
-// hole left by a removed backend is filled by a new one or by the last slot.
+//   2. new memberships (bpfp_memb) are written,
+//   3. slots whose backend changed, and new slots, are written,
+//   4. the master entry (slot 0: ID, count) is written,
+//   5. surplus slots (count+1..old count) are deleted,
+//   6. memberships of backends that left are deleted,
+//   7. backends nothing references any more are deleted.
+// A lookup therefore never finds a slot or membership that points nowhere.
+// Removing a frontend deletes its master first, then its slots, memberships
+// and unreferenced backends. Slots are stable: a backend that stays keeps its
+// slot, and a hole left by a removed backend is filled by a new one or by the
+// last slot.
 //
-// Backend IDs are shared by every frontend that uses the same address, are
-// reference-counted, and are rebuilt from the maps by Create() after a restart.
-// IDs start at 1; a new backend takes the lowest free ID.
+// Each frontend has a service ID, written into its master and every slot;
+// backends have IDs shared by every frontend that uses the same address,
+// reference-counted by slots and memberships. IDs count up from 1 and are
+// not reused until the 32-bit space wraps, so a BPF program holding an old
+// ID can never mistake a new entry for it (lb_abi.h). Create() rebuilds all
+// of it from the maps after a restart.
 #ifndef BPFPROXY_PROXY_RECONCILER_H_
 #define BPFPROXY_PROXY_RECONCILER_H_
 
@@ -84,39 +90,47 @@ class Reconciler {
  private:
   struct Backend {
     L4Address address;
-    uint32_t refs = 0;  // Slot entries in the map that point at this ID.
+    uint32_t refs = 0;  // Slot and membership entries that point at this ID.
   };
   // Mirrors exactly what the maps hold for one frontend, also after a
-  // failed write: slots[i] is the backend ID in slot i+1 (0 = an ID the
-  // backends map does not know); slots beyond |count| exist but are not
-  // visible yet, or no longer.
+  // failed write: slots[i] is the backend ID in slot i+1 (0 = an entry that
+  // must be rewritten); slots beyond |count| exist but are not visible.
   struct AppliedFrontend {
+    uint32_t service_id = LB_SERVICE_ID_INVALID;
     bool has_master = false;
     uint16_t count = 0;
     std::vector<uint32_t> slots;
+    absl::btree_set<uint32_t> members;  // Backend IDs with a membership entry.
   };
+  using AddressSet = absl::flat_hash_set<L4Address>;
+  using SlotRef = std::pair<L4Address, uint16_t>;
 
   explicit Reconciler(LbMaps* maps) : maps_(maps) {}
   absl::Status Restore();
+  void RestoreFrontend(const L4Address& frontend, const absl::btree_map<uint16_t, lb_service_value>& entries);
   // Backends that become unreferenced are deleted at once, except those in
   // |keep| (wanted by a frontend not yet written), left for the caller.
-  using AddressSet = absl::flat_hash_set<L4Address>;
   absl::Status UpsertInternal(const L4Address& frontend, absl::Span<const L4Address> backends,
                               const AddressSet& keep);
   absl::Status RemoveInternal(const L4Address& frontend, const AddressSet& keep);
-  absl::Status DeleteReleased(const std::vector<uint32_t>& released, const AddressSet& keep);
   absl::Status CheckCapacity(const AppliedFrontend& f, absl::Span<const L4Address> wanted) const;
   absl::StatusOr<uint32_t> AcquireBackend(const L4Address& backend);
+  absl::Status AddMembers(AppliedFrontend& f, const std::vector<uint32_t>& ids);
+  absl::Status DropMembers(AppliedFrontend& f, const absl::flat_hash_set<uint32_t>& keep_ids,
+                           std::vector<uint32_t>& released);
   absl::Status WriteSlots(const L4Address& frontend, AppliedFrontend& f, const std::vector<uint32_t>& layout,
                           std::vector<uint32_t>& released);
   absl::Status DeleteSurplusSlots(const L4Address& frontend, AppliedFrontend& f, size_t keep,
                                   std::vector<uint32_t>& released);
+  // Forgets |frontend| if nothing of it is left in the maps.
+  void ForgetIfEmpty(const L4Address& frontend);
   void AddRef(uint32_t id);
   void DropRef(uint32_t id, std::vector<uint32_t>& released);
-  // Deletes the backends in |ids| that no slot references; counts deletions.
+  absl::Status DeleteReleased(const std::vector<uint32_t>& released, const AddressSet& keep);
+  // Deletes the backends in |ids| that nothing references; counts deletions.
   absl::Status DeleteUnreferenced(const std::vector<uint32_t>& ids, size_t* deleted = nullptr);
   std::vector<uint32_t> UnreferencedBackends() const;
-  uint32_t AllocateId();
+  void PruneStale(SyncResult& result);
 
   LbMaps* maps_;
   absl::btree_map<L4Address, AppliedFrontend> frontends_;
@@ -124,12 +138,16 @@ class Reconciler {
   // after a foreign write there may be more, and only id_of_'s is reused.
   absl::flat_hash_map<uint32_t, Backend> by_id_;
   absl::flat_hash_map<L4Address, uint32_t> id_of_;
-  absl::btree_set<uint32_t> free_ids_;  // Reused lowest first: dumps are deterministic.
-  uint32_t next_id_ = 1;
-  size_t service_entries_ = 0;
-  // Slot entries found by Restore() that no master makes visible (past the
-  // count, after a gap, or without a master); deleted by Sync().
-  std::vector<lb_service_key> stale_slots_;
+  absl::flat_hash_set<uint32_t> service_ids_;  // In use by frontends_.
+  uint32_t next_backend_id_ = 1;
+  uint32_t next_service_id_ = 1;
+  size_t service_entries_ = 0;  // Masters and slots owned by frontends_.
+  size_t member_entries_ = 0;   // Memberships owned by frontends_.
+  // Entries Restore() found that no frontend owns (slots no master makes
+  // visible, memberships of unknown IDs); deleted by Sync(), unless a write
+  // claims the same key first.
+  absl::btree_set<SlotRef> stale_slots_;
+  absl::btree_set<std::pair<uint32_t, uint32_t>> stale_members_;
 };
 
 }  // namespace bpfproxy

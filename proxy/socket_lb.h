@@ -23,6 +23,7 @@
 
 struct lb_sock;
 struct bpf_link;
+struct bpf_program;
 
 namespace bpfproxy {
 
@@ -39,8 +40,9 @@ struct SocketLbConfig {
 class SocketLb {
  public:
   static absl::StatusOr<std::unique_ptr<SocketLb>> Open(const SocketLbConfig& config);
-  // Detaches the programs (by unpinning their links) and removes every pin
-  // and directory under |bpf_root| that Open() creates. Missing pins are fine.
+  // Detaches the programs and removes every pin of ours (bpfp_*) under
+  // |bpf_root|, and the directories if nothing else is in them. Missing pins
+  // are fine.
   static absl::Status Cleanup(const std::string& bpf_root);
 
   ~SocketLb();
@@ -55,7 +57,12 @@ class SocketLb {
  private:
   SocketLb() = default;
   absl::Status PrepareMaps(const SocketLbConfig& config);
-  absl::Status AttachAll(int cgroup_fd, uint64_t cgroup_id);
+  // Attaches |prog| through its pinned link: swapped in place when the link
+  // is on this cgroup, else a new link (the old one detached after).
+  absl::Status AttachOne(bpf_program* prog, int cgroup_fd, uint64_t cgroup_id);
+  // Detaches and unpins our links and maps this binary does not have (an
+  // older version's), once the current programs are attached.
+  absl::Status RemoveStalePins();
 
   lb_sock* skel_ = nullptr;
   std::vector<bpf_link*> links_;

@@ -25,12 +25,14 @@
 #define LB_BACKENDS_MAP_NAME "bpfp_be_v1"
 #define LB_REVNAT_MAP_NAME "bpfp_rnat_v1"
 #define LB_AFFINITY_MAP_NAME "bpfp_aff_v1"
+#define LB_MEMBERS_MAP_NAME "bpfp_memb_v1"
 
 /*
  * Default capacities, overridable at load time. 100k Services with 10
- * backends each need 100k masters + 1M slots and 1M distinct backends.
- * Services and backends are BPF_F_NO_PREALLOC hashes, so unused capacity
- * costs no memory; the per-socket maps are LRU and preallocated.
+ * backends each need 100k masters + 1M slots, 1M memberships and 1M
+ * distinct backends. Services, members and backends are BPF_F_NO_PREALLOC
+ * hashes, so unused capacity costs no memory; the per-socket maps are LRU
+ * and preallocated. The members map has the services map's capacity.
  */
 #define LB_DEFAULT_SERVICE_ENTRIES (1u << 21) /* 2,097,152 */
 #define LB_DEFAULT_BACKEND_ENTRIES (1u << 20) /* 1,048,576 */
@@ -41,8 +43,15 @@
 /* count is a __u16. */
 #define LB_MAX_BACKENDS_PER_SERVICE 65535
 
-/* Backend ID 0 is never allocated: a zeroed slot value points nowhere. */
+/*
+ * IDs 0 are never allocated: a zeroed value points nowhere. Userspace does
+ * not reuse a freed ID until the 32-bit space wraps, because hash map
+ * elements are recycled at once: a program that looked up an entry may read
+ * memory that already belongs to another key. Every value therefore carries
+ * an ID the reader checks against what it looked up (see lb_sock.bpf.c).
+ */
 #define LB_BACKEND_ID_INVALID 0
+#define LB_SERVICE_ID_INVALID 0
 
 union lb_addr {
 	__u8 u8[16];  /* network byte order */
@@ -64,7 +73,8 @@ struct lb_service_key {
 
 /* bpfp_svc_v1 value. */
 struct lb_service_value {
-	__u32 backend_id; /* slot: ID in bpfp_be_v1; master: 0 */
+	__u32 backend_id; /* slot: ID in bpfp_be_v1; master: 0; host order */
+	__u32 service_id; /* the frontend's ID, in its master and every slot; host order */
 	__u16 count;      /* master: number of backend slots, host order; 0 = refuse */
 	__u16 flags;      /* master: LB_SVC_F_*, host order */
 };
@@ -72,9 +82,24 @@ struct lb_service_value {
 /* bpfp_be_v1: key __u32 backend ID (host order), value: */
 struct lb_backend_value {
 	union lb_addr addr; /* endpoint IP, network byte order, IPv4 v4-mapped */
+	__u32 id;           /* its own key, host order: detects a recycled element */
 	__be16 port;        /* target port, network byte order */
 	__u8 proto;         /* IPPROTO_*, same as the Services that use it */
 	__u8 flags;         /* none defined yet; zero */
+};
+
+/*
+ * bpfp_memb_v1: which backends belong to which frontend, whatever slot they
+ * are in. A UDP socket keeps its backend for as long as the backend stays a
+ * member, even when slots are compacted around it.
+ */
+struct lb_member_key {
+	__u32 service_id; /* host order */
+	__u32 backend_id; /* host order */
+};
+
+struct lb_member_value {
+	__u32 reserved; /* zero */
 };
 
 /*
@@ -103,8 +128,7 @@ struct lb_revnat_value {
 
 struct lb_affinity_value {
 	__u32 backend_id; /* host order */
-	__u16 slot;       /* host order; the slot it was found in */
-	__u16 pad0;       /* must be zero */
+	__u32 service_id; /* host order; the frontend it was chosen for */
 };
 
 #endif /* BPFPROXY_LB_ABI_H_ */
