@@ -54,15 +54,19 @@ TEST_P(MapFullTest, FailsOnlyTheNewFrontendAndRetryConverges) {
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
   EXPECT_THAT(status.message(), HasSubstr(c.map_name));
   EXPECT_THAT(DumpOf(maps_, "svc 10.96.0.1:80/TCP"),
-              ElementsAre("svc 10.96.0.1:80/TCP #0 count=2 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=2 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
                           "svc 10.96.0.1:80/TCP #2 backend=2"));
-  EXPECT_TRUE(SlotsResolve(maps_));
+  EXPECT_THAT(DumpOf(maps_, "svc 10.96.0.3:80/TCP"), IsEmpty());
+  EXPECT_TRUE(MapsHold(maps_, Desired({{kSvcA, {kE1, kE2}}})));
 
   maps_.SetCapacity(c.enlarged);
   MustSync(*reconciler_, c.both);
   EXPECT_THAT(Dump(maps_), ElementsAreArray(c.dump));
 }
 
+// The failed attempt wrote nothing and leaves no backend behind. It did take
+// service ID 2 for kSvcC, and IDs are never handed out twice, so kSvcC comes
+// back as ID 3.
 INSTANTIATE_TEST_SUITE_P(Maps, MapFullTest,
                          ::testing::ValuesIn(std::vector<MapFullCase>{
                              {"services",
@@ -70,19 +74,21 @@ INSTANTIATE_TEST_SUITE_P(Maps, MapFullTest,
                               {.services = 5},
                               Desired({{kSvcA, {kE1, kE2}}, {kSvcC, {kE3}}}),
                               "bpfp_svc_v1",
-                              {"svc 10.96.0.1:80/TCP #0 count=2 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
-                               "svc 10.96.0.1:80/TCP #2 backend=2", "svc 10.96.0.3:80/TCP #0 count=1 flags=0",
-                               "svc 10.96.0.3:80/TCP #1 backend=3", "be 1 10.244.0.1:8080/TCP",
-                               "be 2 10.244.0.2:8080/TCP", "be 3 10.244.0.3:8080/TCP"}},
-                             // The failed attempt must not leak ID 3.
+                              {"svc 10.96.0.1:80/TCP #0 id=1 count=2 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+                               "svc 10.96.0.1:80/TCP #2 backend=2", "svc 10.96.0.3:80/TCP #0 id=3 count=1 flags=0",
+                               "svc 10.96.0.3:80/TCP #1 backend=3", "member 10.96.0.1:80/TCP backend=1",
+                               "member 10.96.0.1:80/TCP backend=2", "member 10.96.0.3:80/TCP backend=3",
+                               "be 1 10.244.0.1:8080/TCP", "be 2 10.244.0.2:8080/TCP", "be 3 10.244.0.3:8080/TCP"}},
                              {"backends",
                               {.backends = 2},
                               {.backends = 3},
                               Desired({{kSvcA, {kE1, kE2}}, {kSvcC, {kE2, kE3}}}),
                               "bpfp_be_v1",
-                              {"svc 10.96.0.1:80/TCP #0 count=2 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
-                               "svc 10.96.0.1:80/TCP #2 backend=2", "svc 10.96.0.3:80/TCP #0 count=2 flags=0",
+                              {"svc 10.96.0.1:80/TCP #0 id=1 count=2 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+                               "svc 10.96.0.1:80/TCP #2 backend=2", "svc 10.96.0.3:80/TCP #0 id=3 count=2 flags=0",
                                "svc 10.96.0.3:80/TCP #1 backend=2", "svc 10.96.0.3:80/TCP #2 backend=3",
+                               "member 10.96.0.1:80/TCP backend=1", "member 10.96.0.1:80/TCP backend=2",
+                               "member 10.96.0.3:80/TCP backend=2", "member 10.96.0.3:80/TCP backend=3",
                                "be 1 10.244.0.1:8080/TCP", "be 2 10.244.0.2:8080/TCP", "be 3 10.244.0.3:8080/TCP"}},
                          }),
                          [](const ::testing::TestParamInfo<MapFullCase>& info) { return info.param.name; });
@@ -95,7 +101,7 @@ TEST_F(ReconcilerTest, ServicesMapFullWhileGrowingKeepsTheOldCount) {
   SyncResult result = reconciler_->Sync(grown);
   ASSERT_TRUE(result.failed.contains(L4(kSvcA)));
   EXPECT_EQ(result.failed.at(L4(kSvcA)).code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(DumpOf(maps_, "svc 10.96.0.1:80/TCP #0"), ElementsAre("svc 10.96.0.1:80/TCP #0 count=2 flags=0"));
+  EXPECT_THAT(DumpOf(maps_, "svc 10.96.0.1:80/TCP #0"), ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=2 flags=0"));
   EXPECT_TRUE(SlotsResolve(maps_));
 
   maps_.SetCapacity({.services = 5});
@@ -108,19 +114,15 @@ TEST_F(ReconcilerTest, RemovingAServiceMakesRoomForAnother) {
   maps_.SetCapacity({.services = 3});
   MustSync(*reconciler_, Desired({{kSvcA, {kE1, kE2}}}));
 
-  // kSvcC replaces kSvcA. Whether one Sync suffices depends on whether Sync
-  // removes before it adds, which the contract leaves open; a second must.
+  // kSvcC replaces kSvcA. Sync removes frontends before it writes any, so
+  // one Sync suffices.
   DesiredFrontends replaced = Desired({{kSvcC, {kE3}}});
-  SyncResult first = reconciler_->Sync(replaced);
-  EXPECT_TRUE(SlotsResolve(maps_));
-  if (!first.ok()) {
-    RecordProperty("first_sync", "failed");
-    MustSync(*reconciler_, replaced);
-  }
+  MustSync(*reconciler_, replaced);
   EXPECT_TRUE(MapsHold(maps_, replaced));
-  // kSvcA's IDs 1 and 2 were freed; the lowest is reused.
-  EXPECT_THAT(Dump(maps_), ElementsAre("svc 10.96.0.3:80/TCP #0 count=1 flags=0", "svc 10.96.0.3:80/TCP #1 backend=1",
-                                       "be 1 10.244.0.3:8080/TCP"));
+  // kSvcA's service ID 1 and backend IDs 1 and 2 were freed, not reused.
+  EXPECT_THAT(Dump(maps_),
+              ElementsAre("svc 10.96.0.3:80/TCP #0 id=2 count=1 flags=0", "svc 10.96.0.3:80/TCP #1 backend=3",
+                          "member 10.96.0.3:80/TCP backend=3", "be 3 10.244.0.3:8080/TCP"));
 }
 
 // --- Injected failures --------------------------------------------------------
@@ -132,6 +134,7 @@ struct InjectedFailureCase {
   std::string fail_op;  // Prefix of the write that fails.
   // Whether the contract makes Sync report the frontend as failed. A backend
   // delete happens after the frontend itself is applied, so it is not asked.
+  // Membership deletes are part of applying it (step 6), so they are.
   bool reported = true;
 };
 
@@ -173,7 +176,10 @@ INSTANTIATE_TEST_SUITE_P(
         {"new_service_slot", {}, Desired({{kSvcA, {kE1, kE2}}}), "update svc 10.96.0.1:80/TCP#2"},
         {"new_service_master", {}, Desired({{kSvcA, {kE1, kE2}}}), "update svc 10.96.0.1:80/TCP#0"},
         {"new_service_backend", {}, Desired({{kSvcA, {kE1, kE2}}}), "update be 2 "},
+        {"new_service_member", {}, Desired({{kSvcA, {kE1, kE2}}}), "update member svc 1 backend 2"},
         {"grow_backend", Desired({{kSvcA, {kE1, kE2}}}), Desired({{kSvcA, {kE1, kE2, kE3, kE4}}}), "update be 4 "},
+        {"grow_member", Desired({{kSvcA, {kE1, kE2}}}), Desired({{kSvcA, {kE1, kE2, kE3, kE4}}}),
+         "update member svc 1 backend 4"},
         {"grow_slot", Desired({{kSvcA, {kE1, kE2}}}), Desired({{kSvcA, {kE1, kE2, kE3, kE4}}}),
          "update svc 10.96.0.1:80/TCP#4"},
         {"grow_master", Desired({{kSvcA, {kE1, kE2}}}), Desired({{kSvcA, {kE1, kE2, kE3, kE4}}}),
@@ -184,14 +190,22 @@ INSTANTIATE_TEST_SUITE_P(
          "update svc 10.96.0.1:80/TCP#0"},
         {"shrink_surplus_slot", Desired({{kSvcA, {kE1, kE2, kE3}}}), Desired({{kSvcA, {kE1, kE3}}}),
          "delete svc 10.96.0.1:80/TCP#3"},
+        {"shrink_member_delete", Desired({{kSvcA, {kE1, kE2, kE3}}}), Desired({{kSvcA, {kE1, kE3}}}),
+         "delete member svc 1 backend 2"},
         {"shrink_backend_delete", Desired({{kSvcA, {kE1, kE2, kE3}}}), Desired({{kSvcA, {kE1, kE3}}}), "delete be 2",
          false},
         {"swap_slot", Desired({{kSvcA, {kE1, kE2, kE3}}}), Desired({{kSvcA, {kE1, kE4, kE3}}}),
          "update svc 10.96.0.1:80/TCP#2"},
+        {"swap_member_delete", Desired({{kSvcA, {kE1, kE2, kE3}}}), Desired({{kSvcA, {kE1, kE4, kE3}}}),
+         "delete member svc 1 backend 2"},
+        {"move_between_services_member", Desired({{kSvcA, {kE1, kE2}}, {kSvcC, {kE3}}}),
+         Desired({{kSvcA, {kE1}}, {kSvcC, {kE3, kE2}}}), "update member svc 2 backend 2"},
         {"remove_master", Desired({{kSvcA, {kE1, kE2}}, {kSvcB443, {kE2}}}), Desired({{kSvcB443, {kE2}}}),
          "delete svc 10.96.0.1:80/TCP#0"},
         {"remove_slot", Desired({{kSvcA, {kE1, kE2}}, {kSvcB443, {kE2}}}), Desired({{kSvcB443, {kE2}}}),
          "delete svc 10.96.0.1:80/TCP#2"},
+        {"remove_member_delete", Desired({{kSvcA, {kE1, kE2}}, {kSvcB443, {kE2}}}), Desired({{kSvcB443, {kE2}}}),
+         "delete member svc 1 backend 2"},
         {"remove_backend_delete", Desired({{kSvcA, {kE1, kE2}}, {kSvcB443, {kE2}}}), Desired({{kSvcB443, {kE2}}}),
          "delete be 1", false},
     }),
@@ -203,7 +217,7 @@ TEST_F(ReconcilerTest, FailedSlotWriteDuringGrowKeepsOldCount) {
   SyncResult result = reconciler_->Sync(Desired({{kSvcA, {kE1, kE2, kE3, kE4}}}));
   EXPECT_FALSE(result.ok());
   // The master is written after the slots, so it was never raised to 4.
-  EXPECT_THAT(DumpOf(maps_, "svc 10.96.0.1:80/TCP #0"), ElementsAre("svc 10.96.0.1:80/TCP #0 count=2 flags=0"));
+  EXPECT_THAT(DumpOf(maps_, "svc 10.96.0.1:80/TCP #0"), ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=2 flags=0"));
   EXPECT_THAT(DumpOf(maps_, "svc 10.96.0.1:80/TCP #1"), ElementsAre("svc 10.96.0.1:80/TCP #1 backend=1"));
   EXPECT_THAT(DumpOf(maps_, "svc 10.96.0.1:80/TCP #2"), ElementsAre("svc 10.96.0.1:80/TCP #2 backend=2"));
   EXPECT_TRUE(SlotsResolve(maps_));

@@ -2,7 +2,10 @@
 // state from the maps, and its first Sync prunes or repairs the entries an
 // earlier daemon (or a crash) left behind.
 #include <cstdint>
+#include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,6 +18,7 @@
 namespace bpfproxy {
 namespace {
 
+using ::testing::AnyOf;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
@@ -26,19 +30,19 @@ struct Maps {
   WatchedLbMaps watched{fake};
 };
 
-// Writes a raw entry the way an earlier daemon (or a crash) left it.
-void PutMaster(FakeLbMaps& maps, absl::string_view frontend, uint16_t count) {
-  lb_service_value value{};
-  value.count = count;
-  ASSERT_TRUE(maps.UpdateService(MakeServiceKey(L4(frontend), LB_SLOT_MASTER), value).ok());
+// Write raw entries the way an earlier daemon (or a crash) left them.
+void PutMaster(FakeLbMaps& maps, absl::string_view frontend, uint32_t service_id, uint16_t count) {
+  ASSERT_TRUE(
+      maps.UpdateService(MakeServiceKey(L4(frontend), LB_SLOT_MASTER), MakeMasterValue(service_id, count)).ok());
 }
-void PutSlot(FakeLbMaps& maps, absl::string_view frontend, uint16_t slot, uint32_t backend_id) {
-  lb_service_value value{};
-  value.backend_id = backend_id;
-  ASSERT_TRUE(maps.UpdateService(MakeServiceKey(L4(frontend), slot), value).ok());
+void PutSlot(FakeLbMaps& maps, absl::string_view frontend, uint16_t slot, uint32_t service_id, uint32_t backend_id) {
+  ASSERT_TRUE(maps.UpdateService(MakeServiceKey(L4(frontend), slot), MakeSlotValue(service_id, backend_id)).ok());
+}
+void PutMember(FakeLbMaps& maps, uint32_t service_id, uint32_t backend_id) {
+  ASSERT_TRUE(maps.UpdateMember(MakeMemberKey(service_id, backend_id)).ok());
 }
 void PutBackend(FakeLbMaps& maps, uint32_t id, absl::string_view backend) {
-  ASSERT_TRUE(maps.UpdateBackend(id, MakeBackendValue(L4(backend))).ok());
+  ASSERT_TRUE(maps.UpdateBackend(id, MakeBackendValue(id, L4(backend))).ok());
 }
 
 // --- Restart ------------------------------------------------------------------
@@ -53,11 +57,14 @@ TEST(ReconcilerTest, CreateRebuildsIdsAndRefcountsFromTheMaps) {
     MustSync(*first, Desired({{kSvcA, {kE1, kE2, kE4}}, {kSvcB443, {kE2, kE3}}}));
     MustSync(*first, Desired({{kSvcA, {kE1, kE4}}, {kSvcB443, {kE2, kE3}}}));
   }
-  ASSERT_THAT(Dump(maps), ElementsAre("svc 10.96.0.1:80/TCP #0 count=2 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
-                                      "svc 10.96.0.1:80/TCP #2 backend=4", "svc 10.96.0.2:443/TCP #0 count=2 flags=0",
-                                      "svc 10.96.0.2:443/TCP #1 backend=2", "svc 10.96.0.2:443/TCP #2 backend=3",
-                                      "be 1 10.244.0.1:8080/TCP", "be 2 10.244.0.2:8080/TCP",
-                                      "be 3 10.244.0.3:8080/TCP", "be 4 10.244.0.4:8080/TCP"));
+  ASSERT_THAT(Dump(maps),
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=2 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+                          "svc 10.96.0.1:80/TCP #2 backend=4", "svc 10.96.0.2:443/TCP #0 id=2 count=2 flags=0",
+                          "svc 10.96.0.2:443/TCP #1 backend=2", "svc 10.96.0.2:443/TCP #2 backend=3",
+                          "member 10.96.0.1:80/TCP backend=1", "member 10.96.0.1:80/TCP backend=4",
+                          "member 10.96.0.2:443/TCP backend=2", "member 10.96.0.2:443/TCP backend=3",
+                          "be 1 10.244.0.1:8080/TCP", "be 2 10.244.0.2:8080/TCP", "be 3 10.244.0.3:8080/TCP",
+                          "be 4 10.244.0.4:8080/TCP"));
 
   maps.ClearOps();
   auto restarted = MustCreate(m.watched);
@@ -68,67 +75,80 @@ TEST(ReconcilerTest, CreateRebuildsIdsAndRefcountsFromTheMaps) {
   // Applied() lists backends in slot order.
   EXPECT_EQ(restarted->Applied(), Desired({{kSvcA, {kE1, kE4}}, {kSvcB443, {kE2, kE3}}}));
 
-  // A new frontend on existing backends reuses their IDs.
+  // A new frontend gets the service ID after the highest in the maps and
+  // reuses the existing backends' IDs.
   MustSync(*restarted, Desired({{kSvcA, {kE1, kE4}}, {kSvcB443, {kE2, kE3}}, {kSvcC, {kE3, kE4}}}));
   EXPECT_THAT(maps.ops(),
-              ElementsAre("update svc 10.96.0.3:80/TCP#1 backend=3", "update svc 10.96.0.3:80/TCP#2 backend=4",
+              ElementsAre("update member svc 3 backend 3", "update member svc 3 backend 4",
+                          "update svc 10.96.0.3:80/TCP#1 backend=3", "update svc 10.96.0.3:80/TCP#2 backend=4",
                           "update svc 10.96.0.3:80/TCP#0 count=2"));
 
   // Backends go only when their last user does.
   maps.ClearOps();
   MustSync(*restarted, Desired({{kSvcB443, {kE2, kE3}}, {kSvcC, {kE3, kE4}}}));
   EXPECT_THAT(maps.ops(), ElementsAre("delete svc 10.96.0.1:80/TCP#0", "delete svc 10.96.0.1:80/TCP#2",
-                                      "delete svc 10.96.0.1:80/TCP#1", "delete be 1"));
+                                      "delete svc 10.96.0.1:80/TCP#1", "delete member svc 1 backend 1",
+                                      "delete member svc 1 backend 4", "delete be 1"));
   maps.ClearOps();
   MustSync(*restarted, Desired({{kSvcC, {kE3, kE4}}}));
   EXPECT_THAT(maps.ops(), ElementsAre("delete svc 10.96.0.2:443/TCP#0", "delete svc 10.96.0.2:443/TCP#2",
-                                      "delete svc 10.96.0.2:443/TCP#1", "delete be 2"));
+                                      "delete svc 10.96.0.2:443/TCP#1", "delete member svc 2 backend 2",
+                                      "delete member svc 2 backend 3", "delete be 2"));
   maps.ClearOps();
   MustSync(*restarted, {});
   EXPECT_THAT(maps.ops(), ElementsAre("delete svc 10.96.0.3:80/TCP#0", "delete svc 10.96.0.3:80/TCP#2",
-                                      "delete svc 10.96.0.3:80/TCP#1", "delete be 4", "delete be 3"));
+                                      "delete svc 10.96.0.3:80/TCP#1", "delete member svc 3 backend 3",
+                                      "delete member svc 3 backend 4", "delete be 3", "delete be 4"));
   EXPECT_THAT(Dump(maps), IsEmpty());
   EXPECT_EQ(restarted->backend_entries(), 0u);
   EXPECT_EQ(restarted->service_entries(), 0u);
 }
 
-TEST(ReconcilerTest, RestartAllocatesIdsLikeTheDaemonItReplaced) {
+TEST(ReconcilerTest, RestartContinuesIdsAfterTheHighestInTheMaps) {
   Maps m;
   FakeLbMaps& maps = m.fake;
   {
     auto first = MustCreate(m.watched);
     ASSERT_NE(first, nullptr);
-    MustSync(*first, Desired({{kSvcA, {kE1, kE2, kE3}}}));
-    MustSync(*first, Desired({{kSvcA, {kE1, kE3}}}));  // Frees ID 2.
+    MustSync(*first, Desired({{kSvcA, {kE1, kE2}}, {kSvcB443, {kE3}}}));
+    MustSync(*first, Desired({{kSvcB443, {kE3}}}));  // Frees service ID 1, backend IDs 1 and 2.
   }
+  ASSERT_THAT(Dump(maps),
+              ElementsAre("svc 10.96.0.2:443/TCP #0 id=2 count=1 flags=0", "svc 10.96.0.2:443/TCP #1 backend=3",
+                          "member 10.96.0.2:443/TCP backend=3", "be 3 10.244.0.3:8080/TCP"));
   auto restarted = MustCreate(m.watched);
   ASSERT_NE(restarted, nullptr);
   maps.ClearOps();
-  MustSync(*restarted, Desired({{kSvcA, {kE1, kE3, kE4}}}));
-  // Same as without a restart (case "shrink", step 3): the lowest free ID.
-  EXPECT_THAT(maps.ops(), ElementsAre("update be 2 10.244.0.4:8080/TCP", "update svc 10.96.0.1:80/TCP#3 backend=2",
-                                      "update svc 10.96.0.1:80/TCP#0 count=3"));
-  // The next one continues after the highest ID in use.
+  MustSync(*restarted, Desired({{kSvcA, {kE1}}, {kSvcB443, {kE3}}}));
+  // Not the lowest free IDs (1): one past the highest in the maps.
+  EXPECT_THAT(maps.ops(),
+              ElementsAre("update be 4 10.244.0.1:8080/TCP", "update member svc 3 backend 4",
+                          "update svc 10.96.0.1:80/TCP#1 backend=4", "update svc 10.96.0.1:80/TCP#0 count=1"));
+  // The next ones continue from there.
   maps.ClearOps();
-  MustSync(*restarted, Desired({{kSvcA, {kE1, kE3, kE4, kE5}}}));
-  EXPECT_THAT(maps.ops(), ElementsAre("update be 4 10.244.0.5:8080/TCP", "update svc 10.96.0.1:80/TCP#4 backend=4",
-                                      "update svc 10.96.0.1:80/TCP#0 count=4"));
+  MustSync(*restarted, Desired({{kSvcA, {kE1, kE5}}, {kSvcB443, {kE3}}, {kSvcC, {}}}));
+  EXPECT_THAT(maps.ops(), ElementsAre("update svc 10.96.0.3:80/TCP#0 count=0", "update be 5 10.244.0.5:8080/TCP",
+                                      "update member svc 3 backend 5", "update svc 10.96.0.1:80/TCP#2 backend=5",
+                                      "update svc 10.96.0.1:80/TCP#0 count=2"));
+  EXPECT_THAT(DumpOf(maps, "svc 10.96.0.3:80/TCP"), ElementsAre("svc 10.96.0.3:80/TCP #0 id=4 count=0 flags=0"));
 }
 
 // --- Stale entries ------------------------------------------------------------
 
 TEST(ReconcilerTest, FirstSyncPrunesEntriesNoFrontendOwns) {
-  FakeLbMaps maps;
-  PutMaster(maps, kSvcA, 1);
-  PutSlot(maps, kSvcA, 1, 1);
-  PutSlot(maps, kSvcA, 2, 1);               // Past the count.
-  PutSlot(maps, "10.96.0.7:80/TCP", 1, 1);  // No master.
+  Maps m;
+  FakeLbMaps& maps = m.fake;
+  PutMaster(maps, kSvcA, 1, 1);
+  PutSlot(maps, kSvcA, 1, 1, 1);
+  PutSlot(maps, kSvcA, 2, 1, 1);               // Past the count.
+  PutSlot(maps, "10.96.0.7:80/TCP", 1, 7, 1);  // No master.
+  PutMember(maps, 1, 1);
+  PutMember(maps, 7, 1);  // No master has service ID 7.
   PutBackend(maps, 1, kE1);
   PutBackend(maps, 9, "10.244.0.9:8080/TCP");  // Referenced by nothing.
   maps.ClearOps();
 
-  WatchedLbMaps watched(maps);
-  auto reconciler = MustCreate(watched);
+  auto reconciler = MustCreate(m.watched);
   ASSERT_NE(reconciler, nullptr);
   EXPECT_THAT(maps.ops(), IsEmpty()) << "Create writes nothing; pruning waits for Sync";
   EXPECT_EQ(reconciler->Applied(), Desired({{kSvcA, {kE1}}}));
@@ -137,10 +157,11 @@ TEST(ReconcilerTest, FirstSyncPrunesEntriesNoFrontendOwns) {
   EXPECT_TRUE(result.ok());
   EXPECT_EQ(result.pruned_services, 2u);
   EXPECT_EQ(result.pruned_backends, 1u);
-  EXPECT_THAT(maps.ops(),
-              UnorderedElementsAre("delete svc 10.96.0.1:80/TCP#2", "delete svc 10.96.0.7:80/TCP#1", "delete be 9"));
-  EXPECT_THAT(Dump(maps), ElementsAre("svc 10.96.0.1:80/TCP #0 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
-                                      "be 1 10.244.0.1:8080/TCP"));
+  EXPECT_THAT(maps.ops(), UnorderedElementsAre("delete svc 10.96.0.1:80/TCP#2", "delete svc 10.96.0.7:80/TCP#1",
+                                               "delete member svc 7 backend 1", "delete be 9"));
+  EXPECT_THAT(Dump(maps),
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+                          "member 10.96.0.1:80/TCP backend=1", "be 1 10.244.0.1:8080/TCP"));
 
   maps.ClearOps();
   SyncResult again = reconciler->Sync(Desired({{kSvcA, {kE1}}}));
@@ -149,37 +170,43 @@ TEST(ReconcilerTest, FirstSyncPrunesEntriesNoFrontendOwns) {
 }
 
 TEST(ReconcilerTest, FirstSyncRemovesServicesNotDesiredAndCountsTheirEntriesAsPruned) {
-  FakeLbMaps maps;
-  PutMaster(maps, kSvcA, 1);
-  PutSlot(maps, kSvcA, 1, 1);
-  PutMaster(maps, kSvcB443, 2);  // Left by the previous daemon, gone from the API.
-  PutSlot(maps, kSvcB443, 1, 1);
-  PutSlot(maps, kSvcB443, 2, 2);
+  Maps m;
+  FakeLbMaps& maps = m.fake;
+  PutMaster(maps, kSvcA, 1, 1);
+  PutSlot(maps, kSvcA, 1, 1, 1);
+  PutMaster(maps, kSvcB443, 2, 2);  // Left by the previous daemon, gone from the API.
+  PutSlot(maps, kSvcB443, 1, 2, 1);
+  PutSlot(maps, kSvcB443, 2, 2, 2);
+  PutMember(maps, 1, 1);
+  PutMember(maps, 2, 1);
+  PutMember(maps, 2, 2);
   PutBackend(maps, 1, kE1);
   PutBackend(maps, 2, kE2);
 
-  WatchedLbMaps watched(maps);
-  auto reconciler = MustCreate(watched);
+  auto reconciler = MustCreate(m.watched);
   ASSERT_NE(reconciler, nullptr);
   SyncResult result = reconciler->Sync(Desired({{kSvcA, {kE1}}}));
   EXPECT_TRUE(result.ok());
-  EXPECT_THAT(Dump(maps), ElementsAre("svc 10.96.0.1:80/TCP #0 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
-                                      "be 1 10.244.0.1:8080/TCP"));
+  EXPECT_THAT(Dump(maps),
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+                          "member 10.96.0.1:80/TCP backend=1", "be 1 10.244.0.1:8080/TCP"));
+  // Master and slots; memberships are not service entries.
   EXPECT_EQ(result.pruned_services, 3u);
   // Backend 2 went with its last user; the header counts only backends that
-  // no slot referenced.
+  // nothing referenced.
   EXPECT_EQ(result.pruned_backends, 0u);
 }
 
 TEST(ReconcilerTest, FailedPruneIsReportedApartFromFrontendsAndRetried) {
-  FakeLbMaps maps;
-  PutMaster(maps, kSvcA, 1);
-  PutSlot(maps, kSvcA, 1, 1);
+  Maps m;
+  FakeLbMaps& maps = m.fake;
+  PutMaster(maps, kSvcA, 1, 1);
+  PutSlot(maps, kSvcA, 1, 1, 1);
+  PutMember(maps, 1, 1);
   PutBackend(maps, 1, kE1);
   PutBackend(maps, 9, "10.244.0.9:8080/TCP");  // Referenced by nothing.
 
-  WatchedLbMaps watched(maps);
-  auto reconciler = MustCreate(watched);
+  auto reconciler = MustCreate(m.watched);
   ASSERT_NE(reconciler, nullptr);
   DesiredFrontends desired = Desired({{kSvcA, {kE1}}});
   maps.FailNext("delete be 9", absl::UnavailableError("injected"));
@@ -199,53 +226,200 @@ TEST(ReconcilerTest, FailedPruneIsReportedApartFromFrontendsAndRetried) {
 
 TEST(ReconcilerTest, DuplicateBackendIdStaysWhileASlotStillPointsAtIt) {
   // A foreign writer left two IDs for one address, both in use.
-  FakeLbMaps maps;
-  PutMaster(maps, kSvcA, 1);
-  PutSlot(maps, kSvcA, 1, 1);
-  PutMaster(maps, kSvcC, 1);
-  PutSlot(maps, kSvcC, 1, 7);
+  Maps m;
+  FakeLbMaps& maps = m.fake;
+  PutMaster(maps, kSvcA, 1, 1);
+  PutSlot(maps, kSvcA, 1, 1, 1);
+  PutMaster(maps, kSvcC, 2, 1);
+  PutSlot(maps, kSvcC, 1, 2, 7);
+  PutMember(maps, 1, 1);
+  PutMember(maps, 2, 7);
   PutBackend(maps, 1, kE1);
   PutBackend(maps, 7, kE1);
   ASSERT_TRUE(SlotsResolve(maps));
 
-  WatchedLbMaps watched(maps);
-  auto reconciler = MustCreate(watched);
+  auto reconciler = MustCreate(m.watched);
   ASSERT_NE(reconciler, nullptr);
   // kSvcC's update is rejected, so its slot keeps pointing at backend 7.
   SyncResult result = reconciler->Sync(Desired({{kSvcA, {kE1}}, {kSvcC, {kE1, "10.244.0.2:8080/UDP"}}}));
   EXPECT_TRUE(result.failed.contains(L4(kSvcC)));
-  EXPECT_TRUE(SlotsResolve(maps));
   EXPECT_THAT(DumpOf(maps, "svc 10.96.0.3:80/TCP"),
-              ElementsAre("svc 10.96.0.3:80/TCP #0 count=1 flags=0", "svc 10.96.0.3:80/TCP #1 backend=7"));
+              ElementsAre("svc 10.96.0.3:80/TCP #0 id=2 count=1 flags=0", "svc 10.96.0.3:80/TCP #1 backend=7"));
+  EXPECT_THAT(DumpOf(maps, "be "), ElementsAre("be 1 10.244.0.1:8080/TCP", "be 7 10.244.0.1:8080/TCP"));
 
-  // Once kSvcC is rewritten onto ID 1, backend 7 is pruned.
+  // Once kSvcC is rewritten onto ID 1, backend 7 and its membership go.
   MustSync(*reconciler, Desired({{kSvcA, {kE1}}, {kSvcC, {kE1}}}));
+  EXPECT_THAT(Dump(maps),
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+                          "svc 10.96.0.3:80/TCP #0 id=2 count=1 flags=0", "svc 10.96.0.3:80/TCP #1 backend=1",
+                          "member 10.96.0.1:80/TCP backend=1", "member 10.96.0.3:80/TCP backend=1",
+                          "be 1 10.244.0.1:8080/TCP"));
   EXPECT_TRUE(MapsHold(maps, Desired({{kSvcA, {kE1}}, {kSvcC, {kE1}}})));
 }
 
 TEST(ReconcilerTest, FirstSyncRepairsEntriesACrashLeftInconsistent) {
   FakeLbMaps maps;
-  PutMaster(maps, kSvcA, 2);
-  PutSlot(maps, kSvcA, 1, 1);
-  PutSlot(maps, kSvcA, 2, 5);  // Backend 5 does not exist.
-  PutMaster(maps, kSvcB443, 2);
-  PutSlot(maps, kSvcB443, 1, 1);  // Slot 2 is missing.
-  PutMaster(maps, kSvcC, 1);
-  PutSlot(maps, kSvcC, 1, 7);  // Same address as backend 1 under another ID.
+  PutMaster(maps, kSvcA, 1, 2);
+  PutSlot(maps, kSvcA, 1, 1, 1);
+  PutSlot(maps, kSvcA, 2, 1, 5);  // Backend 5 does not exist.
+  PutMaster(maps, kSvcB443, 2, 2);
+  PutSlot(maps, kSvcB443, 1, 2, 1);  // Slot 2 is missing.
+  PutMaster(maps, kSvcC, 3, 1);
+  PutSlot(maps, kSvcC, 1, 3, 7);  // Same address as backend 1 under another ID.
+  PutMember(maps, 1, 1);
+  PutMember(maps, 1, 5);  // Backend 5 does not exist.
+  PutMember(maps, 2, 1);
+  PutMember(maps, 3, 7);
   PutBackend(maps, 1, kE1);
   PutBackend(maps, 7, kE1);
 
-  // The maps start with dangling slots, so single writes are not checked.
+  // The maps start with dangling entries, so single writes are not checked.
   auto reconciler = MustCreate(maps);
   ASSERT_NE(reconciler, nullptr);
   DesiredFrontends desired = Desired({{kSvcA, {kE1, kE2}}, {kSvcB443, {kE1, kE3}}, {kSvcC, {kE1}}});
   SyncResult result = reconciler->Sync(desired);
   EXPECT_TRUE(result.ok());
-  EXPECT_TRUE(SlotsResolve(maps));
   EXPECT_TRUE(MapsHold(maps, desired));
 
   MustSync(*reconciler, {});
   EXPECT_THAT(Dump(maps), IsEmpty());
+}
+
+// --- Restored IDs ---------------------------------------------------------------
+
+TEST(ReconcilerTest, MasterWithServiceIdZeroIsReplacedUnderANewId) {
+  Maps m;
+  FakeLbMaps& maps = m.fake;
+  PutMaster(maps, kSvcA, 0, 1);  // ID 0 is never allocated: not ours.
+  PutSlot(maps, kSvcA, 1, 0, 1);
+  PutMember(maps, 0, 1);
+  PutMaster(maps, kSvcB443, 4, 1);
+  PutSlot(maps, kSvcB443, 1, 4, 1);
+  PutMember(maps, 4, 1);
+  PutBackend(maps, 1, kE1);
+  maps.ClearOps();
+
+  auto reconciler = MustCreate(m.watched);
+  ASSERT_NE(reconciler, nullptr);
+  EXPECT_EQ(reconciler->Applied(), Desired({{kSvcB443, {kE1}}}));
+  DesiredFrontends desired = Desired({{kSvcA, {kE1}}, {kSvcB443, {kE1}}});
+  MustSync(*reconciler, desired);
+  // The stale frontend goes master first, so its slot never dangles; it
+  // comes back under the ID after the highest in the maps.
+  EXPECT_THAT(maps.ops(),
+              ElementsAre("delete svc 10.96.0.1:80/TCP#0", "delete svc 10.96.0.1:80/TCP#1",
+                          "delete member svc 0 backend 1", "update member svc 5 backend 1",
+                          "update svc 10.96.0.1:80/TCP#1 backend=1", "update svc 10.96.0.1:80/TCP#0 count=1"));
+  EXPECT_THAT(Dump(maps),
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=5 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+                          "svc 10.96.0.2:443/TCP #0 id=4 count=1 flags=0", "svc 10.96.0.2:443/TCP #1 backend=1",
+                          "member 10.96.0.1:80/TCP backend=1", "member 10.96.0.2:443/TCP backend=1",
+                          "be 1 10.244.0.1:8080/TCP"));
+  EXPECT_TRUE(MapsHold(maps, desired));
+}
+
+TEST(ReconcilerTest, MastersSharingAServiceIdEndUpWithDistinctIds) {
+  Maps m;
+  FakeLbMaps& maps = m.fake;
+  PutMaster(maps, kSvcA, 3, 1);
+  PutSlot(maps, kSvcA, 1, 3, 1);
+  PutMaster(maps, kSvcC, 3, 1);
+  PutSlot(maps, kSvcC, 1, 3, 1);
+  PutMember(maps, 3, 1);
+  PutBackend(maps, 1, kE1);
+
+  auto reconciler = MustCreate(m.watched);
+  ASSERT_NE(reconciler, nullptr);
+  DesiredFrontends desired = Desired({{kSvcA, {kE1}}, {kSvcC, {kE1}}});
+  MustSync(*reconciler, desired);
+  EXPECT_TRUE(MapsHold(maps, desired));
+  // Which of the two keeps ID 3 is not part of the contract; the other is
+  // rewritten under ID 4.
+  EXPECT_THAT(DumpOf(maps, "svc "),
+              AnyOf(ElementsAre("svc 10.96.0.1:80/TCP #0 id=3 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+                                "svc 10.96.0.3:80/TCP #0 id=4 count=1 flags=0", "svc 10.96.0.3:80/TCP #1 backend=1"),
+                    ElementsAre("svc 10.96.0.1:80/TCP #0 id=4 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+                                "svc 10.96.0.3:80/TCP #0 id=3 count=1 flags=0", "svc 10.96.0.3:80/TCP #1 backend=1")));
+}
+
+TEST(ReconcilerTest, VisibleSlotOfAnotherServiceIdIsRewritten) {
+  FakeLbMaps maps;
+  PutMaster(maps, kSvcA, 1, 2);
+  PutSlot(maps, kSvcA, 1, 1, 1);
+  PutSlot(maps, kSvcA, 2, 9, 2);  // Service ID 9: the datapath rejects it.
+  PutMember(maps, 1, 1);
+  PutMember(maps, 1, 2);
+  PutBackend(maps, 1, kE1);
+  PutBackend(maps, 2, kE2);
+  ASSERT_THAT(DumpOf(maps, "svc 10.96.0.1:80/TCP #2"), ElementsAre("svc 10.96.0.1:80/TCP #2 backend=2 id=9"));
+  maps.ClearOps();
+
+  // The maps start with a slot the datapath rejects, so single writes are
+  // not checked; the one write below is.
+  auto reconciler = MustCreate(maps);
+  ASSERT_NE(reconciler, nullptr);
+  DesiredFrontends desired = Desired({{kSvcA, {kE1, kE2}}});
+  MustSync(*reconciler, desired);
+  EXPECT_THAT(maps.ops(), ElementsAre("update svc 10.96.0.1:80/TCP#2 backend=2"));
+  EXPECT_THAT(DumpOf(maps, "svc 10.96.0.1:80/TCP #2"), ElementsAre("svc 10.96.0.1:80/TCP #2 backend=2"));
+  EXPECT_TRUE(MapsHold(maps, desired));
+}
+
+// --- Writes before the first Sync claim stale entries ---------------------------
+
+TEST(ReconcilerTest, UpsertBeforeFirstSyncClaimsAStaleSlotPastTheCount) {
+  Maps m;
+  FakeLbMaps& maps = m.fake;
+  PutMaster(maps, kSvcA, 1, 1);
+  PutSlot(maps, kSvcA, 1, 1, 1);
+  PutSlot(maps, kSvcA, 2, 1, 2);  // Past the count: stale.
+  PutMember(maps, 1, 1);
+  PutBackend(maps, 1, kE1);
+  PutBackend(maps, 2, kE2);
+  maps.ClearOps();
+
+  auto reconciler = MustCreate(m.watched);
+  ASSERT_NE(reconciler, nullptr);
+  ASSERT_TRUE(reconciler->Upsert(L4(kSvcA), {L4(kE1), L4(kE2)}).ok());
+  EXPECT_THAT(maps.ops(), ElementsAre("update member svc 1 backend 2", "update svc 10.96.0.1:80/TCP#2 backend=2",
+                                      "update svc 10.96.0.1:80/TCP#0 count=2"));
+  // Slot 2 now belongs to kSvcA: the first Sync must not prune it.
+  maps.ClearOps();
+  DesiredFrontends desired = Desired({{kSvcA, {kE1, kE2}}});
+  SyncResult result = reconciler->Sync(desired);
+  EXPECT_TRUE(result.ok());
+  EXPECT_EQ(result.pruned_services, 0u);
+  EXPECT_EQ(result.pruned_backends, 0u);
+  EXPECT_THAT(maps.ops(), IsEmpty());
+  EXPECT_TRUE(MapsHold(maps, desired));
+  EXPECT_THAT(Dump(maps),
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=2 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+                          "svc 10.96.0.1:80/TCP #2 backend=2", "member 10.96.0.1:80/TCP backend=1",
+                          "member 10.96.0.1:80/TCP backend=2", "be 1 10.244.0.1:8080/TCP", "be 2 10.244.0.2:8080/TCP"));
+}
+
+TEST(ReconcilerTest, UpsertBeforeFirstSyncClaimsAStaleSlotWithoutMaster) {
+  Maps m;
+  FakeLbMaps& maps = m.fake;
+  PutSlot(maps, kSvcA, 1, 6, 1);  // No master: stale.
+  PutBackend(maps, 1, kE1);
+  maps.ClearOps();
+
+  auto reconciler = MustCreate(m.watched);
+  ASSERT_NE(reconciler, nullptr);
+  ASSERT_TRUE(reconciler->Upsert(L4(kSvcA), {L4(kE1)}).ok());
+  EXPECT_THAT(maps.ops(), ElementsAre("update member svc 1 backend 1", "update svc 10.96.0.1:80/TCP#1 backend=1",
+                                      "update svc 10.96.0.1:80/TCP#0 count=1"));
+  maps.ClearOps();
+  DesiredFrontends desired = Desired({{kSvcA, {kE1}}});
+  SyncResult result = reconciler->Sync(desired);
+  EXPECT_TRUE(result.ok());
+  EXPECT_EQ(result.pruned_services, 0u);
+  EXPECT_THAT(maps.ops(), IsEmpty());
+  EXPECT_TRUE(MapsHold(maps, desired));
+  EXPECT_THAT(Dump(maps),
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+                          "member 10.96.0.1:80/TCP backend=1", "be 1 10.244.0.1:8080/TCP"));
 }
 
 }  // namespace

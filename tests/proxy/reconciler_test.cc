@@ -50,38 +50,66 @@ TEST(FakeLbMapsTest, BehavesLikeABpfHashMap) {
   capacity.services = 1;
   capacity.backends = 1;
   FakeLbMaps maps(capacity);
-  lb_service_value master{};
-  master.count = 2;
   lb_service_key key = MakeServiceKey(L4(kSvcA), 0);
-  EXPECT_TRUE(maps.UpdateService(key, master).ok());
-  EXPECT_TRUE(maps.UpdateService(key, master).ok()) << "overwriting a key needs no room";
-  absl::Status full = maps.UpdateService(MakeServiceKey(L4(kSvcA), 1), master);
+  EXPECT_TRUE(maps.UpdateService(key, MakeMasterValue(1, 2)).ok());
+  EXPECT_TRUE(maps.UpdateService(key, MakeMasterValue(1, 2)).ok()) << "overwriting a key needs no room";
+  absl::Status full = maps.UpdateService(MakeServiceKey(L4(kSvcA), 1), MakeSlotValue(1, 3));
   EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(full.message(), HasSubstr("bpfp_svc_v1"));
   EXPECT_THAT(full.message(), HasSubstr("E2BIG"));
-  EXPECT_TRUE(maps.UpdateBackend(3, MakeBackendValue(L4(kE2))).ok());
-  EXPECT_EQ(maps.UpdateBackend(4, MakeBackendValue(L4(kE2))).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(maps.UpdateBackend(3, MakeBackendValue(3, L4(kE2))).ok());
+  EXPECT_EQ(maps.UpdateBackend(4, MakeBackendValue(4, L4(kE2))).code(), absl::StatusCode::kResourceExhausted);
   absl::Status missing = maps.DeleteBackend(4);
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.message(), HasSubstr("bpfp_be_v1"));
   EXPECT_EQ(maps.DeleteService(MakeServiceKey(L4(kSvcA), 2)).code(), absl::StatusCode::kNotFound);
 
+  // The members map has the services map's capacity.
+  EXPECT_TRUE(maps.UpdateMember(MakeMemberKey(1, 3)).ok());
+  EXPECT_TRUE(maps.UpdateMember(MakeMemberKey(1, 3)).ok()) << "overwriting a key needs no room";
+  absl::Status members_full = maps.UpdateMember(MakeMemberKey(1, 4));
+  EXPECT_EQ(members_full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(members_full.message(), HasSubstr("bpfp_memb_v1"));
+  absl::Status no_member = maps.DeleteMember(MakeMemberKey(2, 3));
+  EXPECT_EQ(no_member.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(no_member.message(), HasSubstr("bpfp_memb_v1"));
+  EXPECT_THAT(Dump(maps), ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=2 flags=0",
+                                      "member 10.96.0.1:80/TCP backend=3", "be 3 10.244.0.2:8080/TCP"));
+
   maps.FailNext("delete be 3", absl::UnavailableError("injected"));
   EXPECT_EQ(maps.DeleteBackend(3).code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(maps.DeleteBackend(3).ok()) << "a failure is armed for one operation";
+  maps.FailNext("delete member svc 1 backend 3", absl::UnavailableError("injected"));
+  EXPECT_EQ(maps.DeleteMember(MakeMemberKey(1, 3)).code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(maps.DeleteMember(MakeMemberKey(1, 3)).ok());
   EXPECT_TRUE(maps.DeleteService(key).ok());
 
-  EXPECT_THAT(maps.ops(),
-              ElementsAre("update svc 10.96.0.1:80/TCP#0 count=2", "update svc 10.96.0.1:80/TCP#0 count=2",
-                          "update be 3 10.244.0.2:8080/TCP", "delete be 3", "delete svc 10.96.0.1:80/TCP#0"));
+  EXPECT_THAT(maps.ops(), ElementsAre("update svc 10.96.0.1:80/TCP#0 count=2", "update svc 10.96.0.1:80/TCP#0 count=2",
+                                      "update be 3 10.244.0.2:8080/TCP", "update member svc 1 backend 3",
+                                      "update member svc 1 backend 3", "delete be 3", "delete member svc 1 backend 3",
+                                      "delete svc 10.96.0.1:80/TCP#0"));
   EXPECT_THAT(Dump(maps), IsEmpty());
+}
+
+TEST(DumpLinesTest, SpellsOutIdsThatDisagree) {
+  FakeLbMaps maps;
+  ASSERT_TRUE(maps.UpdateService(MakeServiceKey(L4(kSvcA), 0), MakeMasterValue(1, 1)).ok());
+  ASSERT_TRUE(maps.UpdateService(MakeServiceKey(L4(kSvcA), 1), MakeSlotValue(9, 3)).ok());
+  ASSERT_TRUE(maps.UpdateMember(MakeMemberKey(1, 3)).ok());
+  ASSERT_TRUE(maps.UpdateMember(MakeMemberKey(9, 3)).ok());
+  ASSERT_TRUE(maps.UpdateBackend(3, MakeBackendValue(4, L4(kE1))).ok());
+  EXPECT_THAT(Dump(maps), ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=1 flags=0",
+                                      "svc 10.96.0.1:80/TCP #1 backend=3 id=9", "member 10.96.0.1:80/TCP backend=3",
+                                      "member id=9 backend=3", "be 3 10.244.0.1:8080/TCP id=4"));
+  EXPECT_FALSE(SlotsResolve(maps)) << "the slot's service ID and the backend's ID disagree";
 }
 
 // --- Make before break --------------------------------------------------------
 //
 // Exact write sequences. The phases and their order come from the contract;
-// within a phase the reconciler deletes surplus slots from the top down and
-// backends in the order they were released, which the sequences record.
+// within a phase the reconciler deletes surplus slots from the top down,
+// memberships by backend ID, and backends in the order they were released
+// (their last reference is their membership), which the sequences record.
 
 struct WriteOrderCase {
   std::string name;
@@ -94,7 +122,7 @@ void PrintTo(const WriteOrderCase& c, std::ostream* os) { *os << c.name; }
 
 class WriteOrderTest : public ReconcilerOnFakeMapsTest, public ::testing::WithParamInterface<WriteOrderCase> {};
 
-TEST_P(WriteOrderTest, NewBackendsSlotsMasterThenSurplusSlotsThenBackends) {
+TEST_P(WriteOrderTest, BackendsMembersSlotsMasterThenSurplusSlotsMembersBackends) {
   MustSync(*reconciler_, GetParam().before);
   maps_.ClearOps();
   MustSync(*reconciler_, GetParam().after);
@@ -102,63 +130,73 @@ TEST_P(WriteOrderTest, NewBackendsSlotsMasterThenSurplusSlotsThenBackends) {
   EXPECT_TRUE(MapsHold(maps_, GetParam().after));
 }
 
-INSTANTIATE_TEST_SUITE_P(Ops, WriteOrderTest,
-                         ::testing::ValuesIn(std::vector<WriteOrderCase>{
-                             {"add",
-                              {},
-                              Desired({{kSvcA, {kE1, kE2}}}),
-                              {"update be 1 10.244.0.1:8080/TCP", "update be 2 10.244.0.2:8080/TCP",
-                               "update svc 10.96.0.1:80/TCP#1 backend=1", "update svc 10.96.0.1:80/TCP#2 backend=2",
-                               "update svc 10.96.0.1:80/TCP#0 count=2"}},
-                             {"grow",
-                              Desired({{kSvcA, {kE1, kE2}}}),
-                              Desired({{kSvcA, {kE1, kE2, kE3, kE4}}}),
-                              {"update be 3 10.244.0.3:8080/TCP", "update be 4 10.244.0.4:8080/TCP",
-                               "update svc 10.96.0.1:80/TCP#3 backend=3", "update svc 10.96.0.1:80/TCP#4 backend=4",
-                               "update svc 10.96.0.1:80/TCP#0 count=4"}},
-                             {"shrink_middle",
-                              Desired({{kSvcA, {kE1, kE2, kE3}}}),
-                              Desired({{kSvcA, {kE1, kE3}}}),
-                              {"update svc 10.96.0.1:80/TCP#2 backend=3", "update svc 10.96.0.1:80/TCP#0 count=2",
-                               "delete svc 10.96.0.1:80/TCP#3", "delete be 2"}},
-                             {"shrink_tail",
-                              Desired({{kSvcA, {kE1, kE2, kE3, kE4}}}),
-                              Desired({{kSvcA, {kE1, kE2}}}),
-                              {"update svc 10.96.0.1:80/TCP#0 count=2", "delete svc 10.96.0.1:80/TCP#4",
-                               "delete svc 10.96.0.1:80/TCP#3", "delete be 4", "delete be 3"}},
-                             {"swap_and_shrink",
-                              Desired({{kSvcA, {kE1, kE2, kE3, kE4}}}),
-                              Desired({{kSvcA, {kE1, kE5, kE3}}}),
-                              {"update be 5 10.244.0.5:8080/TCP", "update svc 10.96.0.1:80/TCP#2 backend=5",
-                               "update svc 10.96.0.1:80/TCP#0 count=3", "delete svc 10.96.0.1:80/TCP#4", "delete be 2",
-                               "delete be 4"}},
-                             {"replace",
-                              Desired({{kSvcA, {kE1, kE2}}}),
-                              Desired({{kSvcA, {kE3, kE4, kE5}}}),
-                              {"update be 3 10.244.0.3:8080/TCP", "update be 4 10.244.0.4:8080/TCP",
-                               "update be 5 10.244.0.5:8080/TCP", "update svc 10.96.0.1:80/TCP#1 backend=3",
-                               "update svc 10.96.0.1:80/TCP#2 backend=4", "update svc 10.96.0.1:80/TCP#3 backend=5",
-                               "update svc 10.96.0.1:80/TCP#0 count=3", "delete be 1", "delete be 2"}},
-                             // Only the slots change; the master's count stays 2 and is not rewritten.
-                             {"replace_same_size",
-                              Desired({{kSvcA, {kE1, kE2}}}),
-                              Desired({{kSvcA, {kE3, kE4}}}),
-                              {"update be 3 10.244.0.3:8080/TCP", "update be 4 10.244.0.4:8080/TCP",
-                               "update svc 10.96.0.1:80/TCP#1 backend=3", "update svc 10.96.0.1:80/TCP#2 backend=4",
-                               "delete be 1", "delete be 2"}},
-                             {"remove",
-                              Desired({{kSvcA, {kE1, kE2}}, {kSvcB443, {kE2, kE3}}}),
-                              Desired({{kSvcB443, {kE2, kE3}}}),
-                              {"delete svc 10.96.0.1:80/TCP#0", "delete svc 10.96.0.1:80/TCP#2",
-                               "delete svc 10.96.0.1:80/TCP#1", "delete be 1"}},
-                             {"to_zero",
-                              Desired({{kSvcA, {kE1, kE2}}}),
-                              Desired({{kSvcA, {}}}),
-                              {"update svc 10.96.0.1:80/TCP#0 count=0", "delete svc 10.96.0.1:80/TCP#2",
-                               "delete svc 10.96.0.1:80/TCP#1", "delete be 2", "delete be 1"}},
-                             {"unchanged", Desired({{kSvcA, {kE1, kE2}}}), Desired({{kSvcA, {kE2, kE1}}}), {}},
-                         }),
-                         [](const ::testing::TestParamInfo<WriteOrderCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(
+    Ops, WriteOrderTest,
+    ::testing::ValuesIn(std::vector<WriteOrderCase>{
+        {"add",
+         {},
+         Desired({{kSvcA, {kE1, kE2}}}),
+         {"update be 1 10.244.0.1:8080/TCP", "update be 2 10.244.0.2:8080/TCP", "update member svc 1 backend 1",
+          "update member svc 1 backend 2", "update svc 10.96.0.1:80/TCP#1 backend=1",
+          "update svc 10.96.0.1:80/TCP#2 backend=2", "update svc 10.96.0.1:80/TCP#0 count=2"}},
+        {"grow",
+         Desired({{kSvcA, {kE1, kE2}}}),
+         Desired({{kSvcA, {kE1, kE2, kE3, kE4}}}),
+         {"update be 3 10.244.0.3:8080/TCP", "update be 4 10.244.0.4:8080/TCP", "update member svc 1 backend 3",
+          "update member svc 1 backend 4", "update svc 10.96.0.1:80/TCP#3 backend=3",
+          "update svc 10.96.0.1:80/TCP#4 backend=4", "update svc 10.96.0.1:80/TCP#0 count=4"}},
+        {"shrink_middle",
+         Desired({{kSvcA, {kE1, kE2, kE3}}}),
+         Desired({{kSvcA, {kE1, kE3}}}),
+         {"update svc 10.96.0.1:80/TCP#2 backend=3", "update svc 10.96.0.1:80/TCP#0 count=2",
+          "delete svc 10.96.0.1:80/TCP#3", "delete member svc 1 backend 2", "delete be 2"}},
+        // Backend 3 moves from slot 3 into slot 1 and stays a member: no
+        // membership write for it.
+        {"move_into_hole_keeps_membership",
+         Desired({{kSvcA, {kE1, kE2, kE3}}}),
+         Desired({{kSvcA, {kE2, kE3}}}),
+         {"update svc 10.96.0.1:80/TCP#1 backend=3", "update svc 10.96.0.1:80/TCP#0 count=2",
+          "delete svc 10.96.0.1:80/TCP#3", "delete member svc 1 backend 1", "delete be 1"}},
+        {"shrink_tail",
+         Desired({{kSvcA, {kE1, kE2, kE3, kE4}}}),
+         Desired({{kSvcA, {kE1, kE2}}}),
+         {"update svc 10.96.0.1:80/TCP#0 count=2", "delete svc 10.96.0.1:80/TCP#4", "delete svc 10.96.0.1:80/TCP#3",
+          "delete member svc 1 backend 3", "delete member svc 1 backend 4", "delete be 3", "delete be 4"}},
+        {"swap_and_shrink",
+         Desired({{kSvcA, {kE1, kE2, kE3, kE4}}}),
+         Desired({{kSvcA, {kE1, kE5, kE3}}}),
+         {"update be 5 10.244.0.5:8080/TCP", "update member svc 1 backend 5", "update svc 10.96.0.1:80/TCP#2 backend=5",
+          "update svc 10.96.0.1:80/TCP#0 count=3", "delete svc 10.96.0.1:80/TCP#4", "delete member svc 1 backend 2",
+          "delete member svc 1 backend 4", "delete be 2", "delete be 4"}},
+        {"replace",
+         Desired({{kSvcA, {kE1, kE2}}}),
+         Desired({{kSvcA, {kE3, kE4, kE5}}}),
+         {"update be 3 10.244.0.3:8080/TCP", "update be 4 10.244.0.4:8080/TCP", "update be 5 10.244.0.5:8080/TCP",
+          "update member svc 1 backend 3", "update member svc 1 backend 4", "update member svc 1 backend 5",
+          "update svc 10.96.0.1:80/TCP#1 backend=3", "update svc 10.96.0.1:80/TCP#2 backend=4",
+          "update svc 10.96.0.1:80/TCP#3 backend=5", "update svc 10.96.0.1:80/TCP#0 count=3",
+          "delete member svc 1 backend 1", "delete member svc 1 backend 2", "delete be 1", "delete be 2"}},
+        // Only the slots change; the master's count stays 2 and is not rewritten.
+        {"replace_same_size",
+         Desired({{kSvcA, {kE1, kE2}}}),
+         Desired({{kSvcA, {kE3, kE4}}}),
+         {"update be 3 10.244.0.3:8080/TCP", "update be 4 10.244.0.4:8080/TCP", "update member svc 1 backend 3",
+          "update member svc 1 backend 4", "update svc 10.96.0.1:80/TCP#1 backend=3",
+          "update svc 10.96.0.1:80/TCP#2 backend=4", "delete member svc 1 backend 1", "delete member svc 1 backend 2",
+          "delete be 1", "delete be 2"}},
+        {"remove",
+         Desired({{kSvcA, {kE1, kE2}}, {kSvcB443, {kE2, kE3}}}),
+         Desired({{kSvcB443, {kE2, kE3}}}),
+         {"delete svc 10.96.0.1:80/TCP#0", "delete svc 10.96.0.1:80/TCP#2", "delete svc 10.96.0.1:80/TCP#1",
+          "delete member svc 1 backend 1", "delete member svc 1 backend 2", "delete be 1"}},
+        {"to_zero",
+         Desired({{kSvcA, {kE1, kE2}}}),
+         Desired({{kSvcA, {}}}),
+         {"update svc 10.96.0.1:80/TCP#0 count=0", "delete svc 10.96.0.1:80/TCP#2", "delete svc 10.96.0.1:80/TCP#1",
+          "delete member svc 1 backend 1", "delete member svc 1 backend 2", "delete be 1", "delete be 2"}},
+        {"unchanged", Desired({{kSvcA, {kE1, kE2}}}), Desired({{kSvcA, {kE2, kE1}}}), {}},
+    }),
+    [](const ::testing::TestParamInfo<WriteOrderCase>& info) { return info.param.name; });
 
 // --- Incremental --------------------------------------------------------------
 
@@ -169,20 +207,24 @@ TEST_F(ReconcilerTest, ChangingOneServiceAmongHundredWritesOnlyThatService) {
                                                            L4(absl::StrCat("10.244.", i, ".2:8080/TCP"))};
   }
   MustSync(*reconciler_, desired);
-  ASSERT_EQ(maps_.ops().size(), 500u);  // 200 backends, 200 slots, 100 masters.
+  ASSERT_EQ(maps_.ops().size(), 700u);  // 200 backends, 200 memberships, 200 slots, 100 masters.
 
   maps_.ClearOps();
   MustSync(*reconciler_, desired);
   EXPECT_THAT(maps_.ops(), IsEmpty()) << "an unchanged resync writes nothing";
 
-  // Service 42's backends got IDs 85 and 86 (frontends are applied in order).
+  // Frontends are applied in order: service 42 got service ID 43 and
+  // backend IDs 85 and 86.
   desired[L4("10.96.1.42:80/TCP")][1] = L4("10.244.42.3:8080/TCP");
   maps_.ClearOps();
   MustSync(*reconciler_, desired);
-  EXPECT_THAT(maps_.ops(), ElementsAre("update be 201 10.244.42.3:8080/TCP",
-                                       "update svc 10.96.1.42:80/TCP#2 backend=201", "delete be 86"));
+  EXPECT_THAT(maps_.ops(), ElementsAre("update be 201 10.244.42.3:8080/TCP", "update member svc 43 backend 201",
+                                       "update svc 10.96.1.42:80/TCP#2 backend=201", "delete member svc 43 backend 86",
+                                       "delete be 86"));
   for (const std::string& op : maps_.ops()) {
-    EXPECT_TRUE(absl::StrContains(op, "10.96.1.42:80/TCP#") || absl::StrContains(op, " be ")) << op;
+    EXPECT_TRUE(absl::StrContains(op, "10.96.1.42:80/TCP#") || absl::StrContains(op, " be ") ||
+                absl::StrContains(op, "member svc 43 "))
+        << op;
   }
   EXPECT_TRUE(MapsHold(maps_, desired));
 }
@@ -190,21 +232,44 @@ TEST_F(ReconcilerTest, ChangingOneServiceAmongHundredWritesOnlyThatService) {
 TEST_F(ReconcilerTest, BackendMovingBetweenServicesKeepsItsIdAndIsNotRewritten) {
   MustSync(*reconciler_, Desired({{kSvcA, {kE1, kE2}}, {kSvcC, {kE3}}}));
   MustSync(*reconciler_, Desired({{kSvcA, {kE2}}, {kSvcC, {kE3}}}));  // Frees ID 1.
-  ASSERT_THAT(Dump(maps_), ElementsAre("svc 10.96.0.1:80/TCP #0 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=2",
-                                       "svc 10.96.0.3:80/TCP #0 count=1 flags=0", "svc 10.96.0.3:80/TCP #1 backend=3",
-                                       "be 2 10.244.0.2:8080/TCP", "be 3 10.244.0.3:8080/TCP"));
+  ASSERT_THAT(Dump(maps_),
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=2",
+                          "svc 10.96.0.3:80/TCP #0 id=2 count=1 flags=0", "svc 10.96.0.3:80/TCP #1 backend=3",
+                          "member 10.96.0.1:80/TCP backend=2", "member 10.96.0.3:80/TCP backend=3",
+                          "be 2 10.244.0.2:8080/TCP", "be 3 10.244.0.3:8080/TCP"));
 
   // kE2 leaves kSvcA and joins kSvcC in the same Sync. It is desired before
-  // and after, so its entry and its ID stay; only the slots and masters move.
+  // and after, so its entry and its ID stay; only slots, memberships and
+  // masters change. kSvcA shrinks, so it is written before kSvcC grows.
   maps_.ClearOps();
   MustSync(*reconciler_, Desired({{kSvcA, {}}, {kSvcC, {kE3, kE2}}}));
   EXPECT_THAT(maps_.ops(),
-              UnorderedElementsAre("update svc 10.96.0.1:80/TCP#0 count=0", "delete svc 10.96.0.1:80/TCP#1",
-                                   "update svc 10.96.0.3:80/TCP#2 backend=2", "update svc 10.96.0.3:80/TCP#0 count=2"));
+              ElementsAre("update svc 10.96.0.1:80/TCP#0 count=0", "delete svc 10.96.0.1:80/TCP#1",
+                          "delete member svc 1 backend 2", "update member svc 2 backend 2",
+                          "update svc 10.96.0.3:80/TCP#2 backend=2", "update svc 10.96.0.3:80/TCP#0 count=2"));
   EXPECT_THAT(Dump(maps_),
-              ElementsAre("svc 10.96.0.1:80/TCP #0 count=0 flags=0", "svc 10.96.0.3:80/TCP #0 count=2 flags=0",
-                          "svc 10.96.0.3:80/TCP #1 backend=3", "svc 10.96.0.3:80/TCP #2 backend=2",
-                          "be 2 10.244.0.2:8080/TCP", "be 3 10.244.0.3:8080/TCP"));
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=0 flags=0",
+                          "svc 10.96.0.3:80/TCP #0 id=2 count=2 flags=0", "svc 10.96.0.3:80/TCP #1 backend=3",
+                          "svc 10.96.0.3:80/TCP #2 backend=2", "member 10.96.0.3:80/TCP backend=2",
+                          "member 10.96.0.3:80/TCP backend=3", "be 2 10.244.0.2:8080/TCP", "be 3 10.244.0.3:8080/TCP"));
+}
+
+TEST_F(ReconcilerTest, RemovedFrontendAndBackendsComeBackUnderNewIds) {
+  MustSync(*reconciler_, Desired({{kSvcA, {kE1, kE2}}, {kSvcC, {kE3}}}));
+  MustSync(*reconciler_, Desired({{kSvcC, {kE3}}}));  // Frees service ID 1, backend IDs 1 and 2.
+  maps_.ClearOps();
+  MustSync(*reconciler_, Desired({{kSvcA, {kE1, kE2}}, {kSvcC, {kE3}}}));
+  EXPECT_THAT(
+      maps_.ops(),
+      ElementsAre("update be 4 10.244.0.1:8080/TCP", "update be 5 10.244.0.2:8080/TCP", "update member svc 3 backend 4",
+                  "update member svc 3 backend 5", "update svc 10.96.0.1:80/TCP#1 backend=4",
+                  "update svc 10.96.0.1:80/TCP#2 backend=5", "update svc 10.96.0.1:80/TCP#0 count=2"));
+  EXPECT_THAT(Dump(maps_),
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=3 count=2 flags=0", "svc 10.96.0.1:80/TCP #1 backend=4",
+                          "svc 10.96.0.1:80/TCP #2 backend=5", "svc 10.96.0.3:80/TCP #0 id=2 count=1 flags=0",
+                          "svc 10.96.0.3:80/TCP #1 backend=3", "member 10.96.0.1:80/TCP backend=4",
+                          "member 10.96.0.1:80/TCP backend=5", "member 10.96.0.3:80/TCP backend=3",
+                          "be 3 10.244.0.3:8080/TCP", "be 4 10.244.0.1:8080/TCP", "be 5 10.244.0.2:8080/TCP"));
 }
 
 // --- Invalid input ------------------------------------------------------------
@@ -260,8 +325,9 @@ TEST_F(ReconcilerTest, UpsertAndRemoveApplyOneFrontend) {
   std::vector<L4Address> backends = {L4(kE2), L4(kE1), L4(kE2)};
   ASSERT_TRUE(reconciler_->Upsert(L4(kSvcA), backends).ok());
   EXPECT_THAT(Dump(maps_),
-              ElementsAre("svc 10.96.0.1:80/TCP #0 count=2 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
-                          "svc 10.96.0.1:80/TCP #2 backend=2", "be 1 10.244.0.2:8080/TCP", "be 2 10.244.0.1:8080/TCP"));
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=2 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+                          "svc 10.96.0.1:80/TCP #2 backend=2", "member 10.96.0.1:80/TCP backend=1",
+                          "member 10.96.0.1:80/TCP backend=2", "be 1 10.244.0.2:8080/TCP", "be 2 10.244.0.1:8080/TCP"));
   EXPECT_EQ(reconciler_->service_entries(), 3u);
   EXPECT_EQ(reconciler_->backend_entries(), 2u);
 
@@ -269,9 +335,18 @@ TEST_F(ReconcilerTest, UpsertAndRemoveApplyOneFrontend) {
   EXPECT_TRUE(reconciler_->Remove(L4(kSvcB443)).ok()) << "removing an unknown frontend is a no-op";
   EXPECT_THAT(maps_.ops(), IsEmpty());
   EXPECT_TRUE(reconciler_->Remove(L4(kSvcA)).ok());
+  EXPECT_THAT(maps_.ops(), ElementsAre("delete svc 10.96.0.1:80/TCP#0", "delete svc 10.96.0.1:80/TCP#2",
+                                       "delete svc 10.96.0.1:80/TCP#1", "delete member svc 1 backend 1",
+                                       "delete member svc 1 backend 2", "delete be 1", "delete be 2"));
   EXPECT_THAT(Dump(maps_), IsEmpty());
   EXPECT_EQ(reconciler_->service_entries(), 0u);
   EXPECT_EQ(reconciler_->backend_entries(), 0u);
+
+  // Upsert after Remove: new service and backend IDs.
+  ASSERT_TRUE(reconciler_->Upsert(L4(kSvcA), {L4(kE1)}).ok());
+  EXPECT_THAT(Dump(maps_),
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=2 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=3",
+                          "member 10.96.0.1:80/TCP backend=3", "be 3 10.244.0.1:8080/TCP"));
 }
 
 }  // namespace
