@@ -116,8 +116,22 @@ absl::Status Reconciler::Restore() {
     AddRef(k.backend_id);
     ++member_entries_;
   }
-  next_backend_id_ = backends.empty() ? 1 : backends.rbegin()->first + 1;
-  for (uint32_t id : service_ids_) next_service_id_ = std::max(next_service_id_, id + 1);
+  // New IDs start past every ID anything in the maps mentions, valid or
+  // not: a stale slot naming backend 7 must never see a new backend 7.
+  uint32_t max_backend = backends.empty() ? 0 : backends.rbegin()->first;
+  uint32_t max_service = 0;
+  for (const auto& [frontend, slots] : entries) {
+    for (const auto& [slot, value] : slots) {
+      max_backend = std::max(max_backend, value.backend_id);
+      max_service = std::max(max_service, value.service_id);
+    }
+  }
+  for (const lb_member_key& k : members) {
+    max_backend = std::max(max_backend, k.backend_id);
+    max_service = std::max(max_service, k.service_id);
+  }
+  next_backend_id_ = max_backend + 1;
+  next_service_id_ = max_service + 1;
   return absl::OkStatus();
 }
 
@@ -376,7 +390,7 @@ absl::Status Reconciler::RemoveInternal(const L4Address& frontend, const Address
   return ForFrontend(frontend, s.ok() ? cleanup : s);
 }
 
-void Reconciler::PruneStale(SyncResult& result) {
+void Reconciler::PruneStale(const AddressSet& wanted, SyncResult& result) {
   for (auto it = stale_slots_.begin(); it != stale_slots_.end();) {
     absl::Status s = IgnoreNotFound(maps_->DeleteService(MakeServiceKey(it->first, it->second)));
     if (!s.ok()) {
@@ -396,16 +410,21 @@ void Reconciler::PruneStale(SyncResult& result) {
     }
     it = stale_members_.erase(it);
   }
-  result.prune_status.Update(DeleteUnreferenced(UnreferencedBackends(), &result.pruned_backends));
+  // A backend some desired frontend wants stays: it keeps its ID.
+  std::vector<uint32_t> unwanted;
+  for (uint32_t id : UnreferencedBackends()) {
+    if (!wanted.contains(by_id_[id].address)) unwanted.push_back(id);
+  }
+  result.prune_status.Update(DeleteUnreferenced(unwanted, &result.pruned_backends));
 }
 
 SyncResult Reconciler::Sync(const DesiredFrontends& desired) {
   SyncResult result;
-  PruneStale(result);  // First: stale entries only take space the writes may need.
-
   // A backend that moves between frontends keeps its entry and ID.
   AddressSet wanted;
   for (const auto& [frontend, backends] : desired) wanted.insert(backends.begin(), backends.end());
+  PruneStale(wanted, result);  // First: stale entries only take space the writes may need.
+
   std::vector<L4Address> undesired;
   for (const auto& [frontend, f] : frontends_) {
     if (!desired.contains(frontend)) undesired.push_back(frontend);
@@ -426,7 +445,8 @@ SyncResult Reconciler::Sync(const DesiredFrontends& desired) {
     for (const auto& [frontend, backends] : desired) {
       auto f = frontends_.find(frontend);
       size_t now = f == frontends_.end() ? 0 : f->second.slots.size();
-      if ((backends.size() > now) != growing) continue;
+      size_t distinct = AddressSet(backends.begin(), backends.end()).size();
+      if ((distinct > now) != growing) continue;
       absl::Status s = UpsertInternal(frontend, backends, wanted);
       if (!s.ok()) result.failed.emplace(frontend, std::move(s));
     }

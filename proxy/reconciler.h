@@ -130,7 +130,7 @@ class Reconciler {
   // Deletes the backends in |ids| that nothing references; counts deletions.
   absl::Status DeleteUnreferenced(const std::vector<uint32_t>& ids, size_t* deleted = nullptr);
   std::vector<uint32_t> UnreferencedBackends() const;
-  void PruneStale(SyncResult& result);
+  void PruneStale(const AddressSet& wanted, SyncResult& result);
 
   LbMaps* maps_;
   absl::btree_map<L4Address, AppliedFrontend> frontends_;

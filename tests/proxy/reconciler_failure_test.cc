@@ -125,6 +125,19 @@ TEST_F(ReconcilerTest, RemovingAServiceMakesRoomForAnother) {
                           "member 10.96.0.3:80/TCP backend=3", "be 3 10.244.0.3:8080/TCP"));
 }
 
+// Review finding: Sync ordered shrinking before growing frontends by the raw
+// length of the desired list, so duplicates made a shrinking frontend look
+// like a growing one and the map filled up before it shrank.
+TEST_F(ReconcilerTest, DuplicatesDoNotMakeAShrinkingFrontendLookLikeAGrowingOne) {
+  maps_.SetCapacity({.services = 5});
+  MustSync(*reconciler_, Desired({{kSvcA, {kE1, kE2, kE3}}}));  // 4 entries of 5.
+  // kSvcA shrinks to one slot (frees 2); the new frontend needs 2.
+  DesiredFrontends desired = Desired({{"10.96.0.0:80/TCP", {kE4}}, {kSvcA, {kE1, kE1, kE1, kE1}}});
+  SyncResult result = reconciler_->Sync(desired);
+  for (const auto& [frontend, status] : result.failed) ADD_FAILURE() << frontend.ToString() << ": " << status;
+  EXPECT_TRUE(MapsHold(maps_, desired));
+}
+
 // --- Injected failures --------------------------------------------------------
 
 struct InjectedFailureCase {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -401,14 +402,15 @@ TEST(ReconcilerTest, UpsertBeforeFirstSyncClaimsAStaleSlotPastTheCount) {
 TEST(ReconcilerTest, UpsertBeforeFirstSyncClaimsAStaleSlotWithoutMaster) {
   Maps m;
   FakeLbMaps& maps = m.fake;
-  PutSlot(maps, kSvcA, 1, 6, 1);  // No master: stale.
+  PutSlot(maps, kSvcA, 1, 6, 1);  // No master: stale. Service ID 6 is taken.
   PutBackend(maps, 1, kE1);
   maps.ClearOps();
 
   auto reconciler = MustCreate(m.watched);
   ASSERT_NE(reconciler, nullptr);
   ASSERT_TRUE(reconciler->Upsert(L4(kSvcA), {L4(kE1)}).ok());
-  EXPECT_THAT(maps.ops(), ElementsAre("update member svc 1 backend 1", "update svc 10.96.0.1:80/TCP#1 backend=1",
+  // New IDs start past every ID the maps mention, the stale slot's 6 too.
+  EXPECT_THAT(maps.ops(), ElementsAre("update member svc 7 backend 1", "update svc 10.96.0.1:80/TCP#1 backend=1",
                                       "update svc 10.96.0.1:80/TCP#0 count=1"));
   maps.ClearOps();
   DesiredFrontends desired = Desired({{kSvcA, {kE1}}});
@@ -418,8 +420,51 @@ TEST(ReconcilerTest, UpsertBeforeFirstSyncClaimsAStaleSlotWithoutMaster) {
   EXPECT_THAT(maps.ops(), IsEmpty());
   EXPECT_TRUE(MapsHold(maps, desired));
   EXPECT_THAT(Dump(maps),
-              ElementsAre("svc 10.96.0.1:80/TCP #0 id=1 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
+              ElementsAre("svc 10.96.0.1:80/TCP #0 id=7 count=1 flags=0", "svc 10.96.0.1:80/TCP #1 backend=1",
                           "member 10.96.0.1:80/TCP backend=1", "be 1 10.244.0.1:8080/TCP"));
+}
+
+// Review finding: the next backend ID came from the highest existing backend
+// only, so a stale slot naming a missing backend 2 could meet a new backend
+// 2 of another frontend and send its connections there.
+TEST(ReconcilerTest, NewIdsStartPastEveryIdTheMapsMention) {
+  FakeLbMaps maps;  // Unwatched: the starting state is already broken.
+  PutMaster(maps, kSvcC, 1, 2);
+  PutSlot(maps, kSvcC, 1, 1, 1);
+  PutSlot(maps, kSvcC, 2, 1, 2);  // Backend 2 does not exist.
+  PutMember(maps, 1, 1);
+  PutBackend(maps, 1, kE1);
+  maps.ClearOps();
+
+  auto reconciler = MustCreate(maps);
+  ASSERT_NE(reconciler, nullptr);
+  DesiredFrontends desired = Desired({{kSvcA, {kE2}}, {kSvcC, {kE1, kE3, kE4}}});
+  SyncResult result = reconciler->Sync(desired);
+  EXPECT_TRUE(result.ok());
+  for (const std::string& op : maps.ops()) {
+    EXPECT_FALSE(absl::StartsWith(op, "update be 2 ")) << "backend ID 2 reused while a slot names it: " << op;
+  }
+  EXPECT_TRUE(MapsHold(maps, desired));
+}
+
+// Review finding: the prune at the start of a Sync deleted an unreferenced
+// backend that the same Sync then recreated under a new ID.
+TEST(ReconcilerTest, FirstSyncKeepsAnOrphanBackendThatIsWanted) {
+  Maps m;
+  FakeLbMaps& maps = m.fake;
+  PutSlot(maps, kSvcA, 1, 4, 1);  // No master: stale; backend 1 is referenced by nothing live.
+  PutBackend(maps, 1, kE1);
+  maps.ClearOps();
+
+  auto reconciler = MustCreate(maps);
+  ASSERT_NE(reconciler, nullptr);
+  DesiredFrontends desired = Desired({{kSvcA, {kE1}}});
+  SyncResult result = reconciler->Sync(desired);
+  EXPECT_TRUE(result.ok());
+  EXPECT_EQ(result.pruned_backends, 0u);
+  EXPECT_THAT(maps.ops(), ::testing::Not(::testing::Contains("delete be 1")));
+  EXPECT_TRUE(MapsHold(maps, desired));
+  EXPECT_THAT(Dump(maps), ::testing::Contains("be 1 10.244.0.1:8080/TCP"));
 }
 
 }  // namespace
