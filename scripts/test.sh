@@ -5,6 +5,9 @@
 # and also checks here that kernel tests really ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then
+  exec sudo --preserve-env=BPFPROXY_REQUIRE_KERNEL_TESTS,BUILD_TYPE "$0" "$@"
+fi
 scripts/build.sh
 
 junit="$PWD/build/ctest-junit.xml"
