@@ -8,6 +8,7 @@ packages=(
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
   libcpprest-dev libssl-dev nlohmann-json3-dev libabsl-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libyaml-cpp-dev openssl
   iproute2 util-linux
 )
 
