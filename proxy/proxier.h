@@ -1,0 +1,105 @@
+// Proxier: the one thread that writes the datapath. It takes the Services
+// that changed from the Service model and applies them to the reconciler,
+// with kube-proxy's timing:
+//   - nothing is written until Services and EndpointSlices have both
+//     completed their first LIST; the first sync is then a full Sync(),
+//     which also prunes what an earlier run left stale — a restart never
+//     shrinks a Service for a moment;
+//   - after that only changed Services are applied, and changes are
+//     coalesced: syncs are at least |min_sync_period| apart (kube-proxy's
+//     --iptables-min-sync-period, default 1s, 0 allowed);
+//   - a full Sync() runs every |sync_period| (--iptables-sync-period) and
+//     after a failed write, to repair anything that drifted.
+#ifndef BPFPROXY_PROXY_PROXIER_H_
+#define BPFPROXY_PROXY_PROXIER_H_
+
+#include <functional>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proxy/reconciler.h"
+
+namespace bpfproxy {
+
+// What the proxier needs from the Service model (ServiceTracker provides it
+// through an adapter). Called on the proxier's thread; implementations lock.
+class FrontendSource {
+ public:
+  struct Change {
+    DesiredFrontends previous;
+    DesiredFrontends current;
+  };
+  virtual ~FrontendSource() = default;
+  // Changes since the last call, per Service whose frontends changed.
+  virtual std::vector<Change> TakeChanges() = 0;
+  // Everything, for a full sync.
+  virtual DesiredFrontends AllFrontends() = 0;
+};
+
+struct ProxierOptions {
+  absl::Duration min_sync_period = absl::Seconds(1);
+  absl::Duration sync_period = absl::Seconds(30);
+};
+
+// What one sync did, for logs, metrics and tests.
+struct SyncReport {
+  bool ran = false;   // False: not both first LISTs were in yet.
+  bool full = false;  // A full Sync() rather than the changes only.
+  size_t services_changed = 0;
+  size_t frontends_written = 0;  // Upserts and removes issued.
+  size_t failures = 0;
+  absl::Duration duration;
+};
+
+class Proxier {
+ public:
+  enum class Resource { kServices, kEndpointSlices };
+
+  Proxier(FrontendSource* source, Reconciler* reconciler, ProxierOptions options);
+
+  // Thread-safe; called by the reflectors' handlers.
+  void MarkSynced(Resource resource);
+  void NotifyChanged();
+
+  // Runs syncs until Stop(), each when due (see above).
+  void Run();
+  void Stop();
+
+  // One sync now, whatever the timing; Run() calls it when a sync is due.
+  SyncReport SyncOnce();
+
+  // Called after every sync that ran, on the proxier's thread.
+  void SetObserver(std::function<void(const SyncReport&)> observer) { observer_ = std::move(observer); }
+
+  // When the next sync is due, given the state: the time-keeping of Run(),
+  // separate so that it can be tested without a clock.
+  struct Timing {
+    absl::Time last_sync;    // InfinitePast() before the first.
+    bool ready = false;      // Both first LISTs are in.
+    bool pending = false;    // A change arrived since the last sync.
+    bool need_full = false;  // The next sync must be a full one.
+  };
+  static absl::Time NextSyncTime(const Timing& timing, const ProxierOptions& options);
+
+ private:
+  void ApplyChanges(SyncReport& report);
+  void ApplyFull(SyncReport& report);
+
+  FrontendSource* source_;
+  Reconciler* reconciler_;
+  const ProxierOptions options_;
+  std::function<void(const SyncReport&)> observer_;
+
+  mutable absl::Mutex mu_;
+  bool services_synced_ ABSL_GUARDED_BY(mu_) = false;
+  bool slices_synced_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;  // Something changed the timing.
+  Timing timing_ ABSL_GUARDED_BY(mu_){absl::InfinitePast(), false, false, true};
+};
+
+}  // namespace bpfproxy
+
+#endif  // BPFPROXY_PROXY_PROXIER_H_
