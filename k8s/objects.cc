@@ -181,7 +181,9 @@ absl::Status Decoder::Int(const json& value, const Path& field, int64_t min, int
     }
     return Invalid(field, absl::StrCat(i, " is out of range ", min, "..", max));
   }
-  return Invalid(field, absl::StrCat("expected an integer, got ", value.type_name(), " ", value.dump()));
+  // Only a number's value is worth showing; others could be huge.
+  return Invalid(field, absl::StrCat("expected an integer, got ", value.type_name(),
+                                     value.is_number() ? absl::StrCat(" ", value.dump()) : ""));
 }
 
 // metadata: name, namespace, resourceVersion. Returns the metadata object
@@ -189,11 +191,6 @@ absl::Status Decoder::Int(const json& value, const Path& field, int64_t min, int
 absl::StatusOr<const json*> DecodeMeta(Decoder& d, const json& object, absl::string_view kind, ObjectMeta* meta) {
   const Path root;
   if (!object.is_object()) return d.Invalid(root, absl::StrCat("expected a JSON object, got ", object.type_name()));
-  const Path kind_path = root.Member("kind");
-  std::string got_kind;
-  K8S_RETURN_IF_ERROR(d.String(object, kind_path, &got_kind));
-  // LIST items carry no kind; watch events and GETs do.
-  if (!got_kind.empty() && got_kind != kind) return d.Invalid(kind_path, absl::StrCat("is \"", got_kind, "\""));
   const Path meta_path = root.Member("metadata");
   K8S_ASSIGN_OR_RETURN(const json* metadata, d.Object(object, meta_path));
   if (metadata == nullptr) return d.Invalid(meta_path, "missing");
@@ -207,6 +204,11 @@ absl::StatusOr<const json*> DecodeMeta(Decoder& d, const json& object, absl::str
   if (namespaced && meta->namespace_.empty()) return d.Invalid(ns_path, "missing");
   if (!namespaced && !meta->namespace_.empty()) return d.Invalid(ns_path, "set on a cluster-scoped object");
   K8S_RETURN_IF_ERROR(d.String(*metadata, meta_path.Member("resourceVersion"), &meta->resource_version));
+  const Path kind_path = root.Member("kind");
+  std::string got_kind;
+  K8S_RETURN_IF_ERROR(d.String(object, kind_path, &got_kind));
+  // LIST items carry no kind; watch events and GETs do.
+  if (!got_kind.empty() && got_kind != kind) return d.Invalid(kind_path, absl::StrCat("is \"", got_kind, "\""));
   return metadata;
 }
 
