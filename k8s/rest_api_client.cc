@@ -14,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -104,6 +105,15 @@ std::string StringField(const nlohmann::json& object, const char* key) {
   if (!object.is_object()) return "";
   auto it = object.find(key);
   return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// |status| with |prefix| before its message, payloads (HTTP code, reason)
+// kept.
+absl::Status Annotate(const absl::Status& status, absl::string_view prefix) {
+  absl::Status annotated(status.code(), absl::StrCat(prefix, status.message()));
+  status.ForEachPayload(
+      [&annotated](absl::string_view url, const absl::Cord& payload) { annotated.SetPayload(url, payload); });
+  return annotated;
 }
 
 bool IsUnreserved(char c) {
@@ -201,7 +211,7 @@ absl::Status RestApiClient::Shared::ErrorFromResponse(http::http_response& respo
   absl::Status error = status.ok() && StringField(*status, "kind") == "Status"
                            ? StatusFromKubernetesStatus(*status, code)
                            : ApiError(code, response.reason_phrase(), body.substr(0, 200));
-  return absl::Status(error.code(), absl::StrCat("GET ", relative_uri, ": ", error.message()));
+  return Annotate(error, absl::StrCat("GET ", relative_uri, ": "));
 }
 
 namespace {
