@@ -25,6 +25,9 @@ std::function<double()> DefaultRandom() {
   return [gen] { return absl::Uniform<double>(*gen, 0.0, 1.0); };
 }
 
+// Code and message; the HTTP code and reason payloads are in the message.
+std::string ForLog(const absl::Status& status) { return status.ToString(absl::StatusToStringMode::kWithNoExtraData); }
+
 const nlohmann::json* Metadata(const nlohmann::json& object) {
   if (!object.is_object()) return nullptr;
   auto it = object.find("metadata");
@@ -115,7 +118,7 @@ void Reflector::Run() {
       if (stopping()) return;
       if (!status.ok()) {
         ++list_errors_;
-        KLOG(WARNING) << "Reflector " << name << ": list failed: " << status;
+        KLOG(WARNING) << "Reflector " << name << ": list failed: " << ForLog(status);
         if (!SleepBackoff()) return;
         continue;
       }
@@ -179,7 +182,7 @@ absl::StatusOr<absl::btree_map<std::string, nlohmann::json>> Reflector::ListAll(
       // list was reading). Pages of one list must come from one snapshot, so
       // start over.
       KLOG(WARNING) << "Reflector " << request_.name_for_logs
-                    << ": continue token expired, listing again: " << page.status();
+                    << ": continue token expired, listing again: " << ForLog(page.status());
       ++restarts;
       ++relists_;
       listed.clear();
@@ -270,10 +273,10 @@ Reflector::WatchEnd Reflector::WatchFailure(const absl::Status& status, absl::st
   if (stopping()) return WatchEnd::kStopped;
   if (IsGone(status)) {
     KLOG(INFO) << "Reflector " << request_.name_for_logs << ": resourceVersion " << last_resource_version_
-               << " is gone, listing again: " << status;
+               << " is gone, listing again: " << ForLog(status);
     return WatchEnd::kGone;
   }
-  KLOG(WARNING) << "Reflector " << request_.name_for_logs << ": " << what << ": " << status;
+  KLOG(WARNING) << "Reflector " << request_.name_for_logs << ": " << what << ": " << ForLog(status);
   return WatchEnd::kError;
 }
 

@@ -33,3 +33,12 @@ target_link_libraries(rest_api_client_test PRIVATE
   bpfproxy_k8s_client bpfproxy_k8s_fakes bpfproxy_k8s_test_server GTest::gtest_main GTest::gmock)
 target_compile_options(rest_api_client_test PRIVATE ${K8S_CLIENT_TEST_OPTIONS})
 gtest_discover_tests(rest_api_client_test)
+
+# The whole client stack against the in-process API server emulator over
+# HTTPS (tests/e2e's fixture makes its CA with the openssl CLI). Labelled e2e
+# like the emulator's own tests; no root needed.
+add_executable(reflector_emulator_test ${CMAKE_CURRENT_LIST_DIR}/reflector_emulator_test.cc)
+target_link_libraries(reflector_emulator_test PRIVATE
+  bpfproxy_k8s_client bpfproxy_k8s_fakes apiserver_test_util GTest::gtest_main GTest::gmock)
+target_compile_options(reflector_emulator_test PRIVATE ${K8S_CLIENT_TEST_OPTIONS})
+gtest_discover_tests(reflector_emulator_test PROPERTIES LABELS e2e TIMEOUT 60)
