@@ -11,10 +11,9 @@
 #include "absl/strings/str_cat.h"
 
 // Local status macros: absl ships none, and no public header needs these.
-#define K8S_RETURN_IF_ERROR(expr)                     \
-  do {                                                \
-    if (absl::Status status_ = (expr); !status_.ok()) \
-      return status_;                                 \
+#define K8S_RETURN_IF_ERROR(expr)                                     \
+  do {                                                                \
+    if (absl::Status status_ = (expr); !status_.ok()) return status_; \
   } while (0)
 #define K8S_CONCAT_INNER(a, b) a##b
 #define K8S_CONCAT(a, b) K8S_CONCAT_INNER(a, b)
@@ -339,9 +338,9 @@ absl::Status DecodePolicies(const Decoder& d, const json& spec, const Path& spec
   K8S_RETURN_IF_ERROR(d.Enum(spec, spec_path.Member("externalTrafficPolicy"), policies, &svc->external_traffic_policy));
   K8S_RETURN_IF_ERROR(d.Enum(spec, spec_path.Member("internalTrafficPolicy"), policies, &svc->internal_traffic_policy));
   K8S_RETURN_IF_ERROR(d.Port(spec, spec_path.Member("healthCheckNodePort"), 0, &svc->health_check_node_port));
-  K8S_RETURN_IF_ERROR(d.Enum<SessionAffinity>(spec, spec_path.Member("sessionAffinity"),
-                                              {{"None", SessionAffinity::kNone}, {"ClientIP", SessionAffinity::kClientIP}},
-                                              &svc->session_affinity));
+  K8S_RETURN_IF_ERROR(d.Enum<SessionAffinity>(
+      spec, spec_path.Member("sessionAffinity"),
+      {{"None", SessionAffinity::kNone}, {"ClientIP", SessionAffinity::kClientIP}}, &svc->session_affinity));
   const Path config_path = spec_path.Member("sessionAffinityConfig");
   K8S_ASSIGN_OR_RETURN(const json* config, d.Object(spec, config_path));
   if (config == nullptr) return absl::OkStatus();

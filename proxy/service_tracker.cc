@@ -35,8 +35,7 @@ EndpointSet CollectEndpoints(const SlicesByName& slices, k8s::AddressType type, 
       for (const k8s::Endpoint& endpoint : slice.endpoints) {
         if (endpoint.addresses.empty()) continue;
         const L4Address address{endpoint.addresses[0], slice_port.port, port.protocol};
-        const EndpointInfo info{endpoint.conditions.ready, endpoint.conditions.serving,
-                                endpoint.conditions.terminating,
+        const EndpointInfo info{endpoint.conditions.ready, endpoint.conditions.serving, endpoint.conditions.terminating,
                                 !node_name.empty() && endpoint.node_name == node_name, &endpoint};
         auto [it, inserted] = endpoints.try_emplace(address, info);
         // Two endpoints share an IP when the pod network reuses a terminating
@@ -87,8 +86,7 @@ bool AvailableForTopology(const EndpointInfo& ep, TopologyMode mode, const std::
 // topology.go CategorizeEndpoints, computing both the cluster and the local
 // set. The serving-terminating fallback ignores topology, as upstream does:
 // it is a best effort not to drop connections.
-CategorizedEndpoints Categorize(const EndpointSet& endpoints, const std::string& node_name,
-                                const std::string& zone) {
+CategorizedEndpoints Categorize(const EndpointSet& endpoints, const std::string& node_name, const std::string& zone) {
   const TopologyMode mode = TopologyModeFromHints(endpoints, node_name, zone);
   CategorizedEndpoints out;
   std::vector<L4Address> cluster_fallback, local_fallback;
@@ -336,7 +334,8 @@ absl::btree_set<L4Address> ServiceTracker::AllDropFrontends() const { return All
 
 std::vector<absl::Time> ServiceTracker::TakeTriggerTimes() {
   std::vector<absl::Time> times;
-  for (auto& [name, service_times] : trigger_times_) times.insert(times.end(), service_times.begin(), service_times.end());
+  for (auto& [name, service_times] : trigger_times_)
+    times.insert(times.end(), service_times.begin(), service_times.end());
   trigger_times_.clear();
   absl::c_sort(times);
   return times;

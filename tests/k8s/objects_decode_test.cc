@@ -122,13 +122,13 @@ TEST(DecodeEndpointSliceTest, EveryField) {
   EXPECT_EQ(slice.meta, (ObjectMeta{"default", "web-x7k2p", "1240"}));
   EXPECT_EQ(slice.service_name, "web");
   EXPECT_EQ(slice.address_type, AddressType::kIPv4);
-  EXPECT_THAT(slice.ports, ElementsAre(EndpointPort{"http", Protocol::kTcp, 8080},
-                                       EndpointPort{"", Protocol::kUdp, 5353}));
+  EXPECT_THAT(slice.ports,
+              ElementsAre(EndpointPort{"http", Protocol::kTcp, 8080}, EndpointPort{"", Protocol::kUdp, 5353}));
   ASSERT_EQ(slice.endpoints.size(), 3u);
-  EXPECT_EQ(slice.endpoints[0], (Endpoint{{Ip("10.244.1.5")}, {true, true, false}, "node-a", "zone-a",
-                                          {"zone-a"}, {"node-a"}}));
-  EXPECT_EQ(slice.endpoints[1], (Endpoint{{Ip("10.244.2.6"), Ip("10.244.2.7")}, {false, true, true}, "node-b",
-                                          "zone-b", {}, {}}));
+  EXPECT_EQ(slice.endpoints[0],
+            (Endpoint{{Ip("10.244.1.5")}, {true, true, false}, "node-a", "zone-a", {"zone-a"}, {"node-a"}}));
+  EXPECT_EQ(slice.endpoints[1],
+            (Endpoint{{Ip("10.244.2.6"), Ip("10.244.2.7")}, {false, true, true}, "node-b", "zone-b", {}, {}}));
   // Empty conditions: ready and serving, not terminating.
   EXPECT_EQ(slice.endpoints[2], (Endpoint{{Ip("10.244.3.8")}, {true, true, false}, "", "", {}, {}}));
   absl::Time want_time;

@@ -270,7 +270,8 @@ json MakeSlice(const std::string& ns, const std::string& name, const std::string
   if (!service.empty()) meta["labels"]["kubernetes.io/service-name"] = service;
   meta["annotations"] = {{"endpoints.kubernetes.io/last-change-trigger-time", "2024-05-01T10:00:05Z"}};
   json port_list = json::array();
-  for (const SlicePortSpec& p : ports) port_list.push_back({{"name", p.name}, {"protocol", p.protocol}, {"port", p.port}});
+  for (const SlicePortSpec& p : ports)
+    port_list.push_back({{"name", p.name}, {"protocol", p.protocol}, {"port", p.port}});
   // The API server sends null, not [], for a slice without endpoints.
   json endpoint_list = endpoints.empty() ? json(nullptr) : json::array();
   for (const EndpointSpec& e : endpoints) {
@@ -283,15 +284,13 @@ json MakeSlice(const std::string& ns, const std::string& name, const std::string
     if (!e.zone_hints.empty() || !e.node_hints.empty()) endpoint["hints"] = json::object();
     for (const std::string& z : e.zone_hints) endpoint["hints"]["forZones"].push_back({{"name", z}});
     for (const std::string& n : e.node_hints) endpoint["hints"]["forNodes"].push_back({{"name", n}});
-    endpoint["targetRef"] = {{"kind", "Pod"}, {"namespace", ns}, {"name", absl::StrCat(service, "-pod-", e.addresses.empty() ? "none" : e.addresses[0])}};
+    endpoint["targetRef"] = {{"kind", "Pod"},
+                             {"namespace", ns},
+                             {"name", absl::StrCat(service, "-pod-", e.addresses.empty() ? "none" : e.addresses[0])}};
     endpoint_list.push_back(endpoint);
   }
-  return {{"kind", "EndpointSlice"},
-          {"apiVersion", "discovery.k8s.io/v1"},
-          {"metadata", meta},
-          {"addressType", address_type},
-          {"endpoints", endpoint_list},
-          {"ports", port_list}};
+  return {{"kind", "EndpointSlice"},     {"apiVersion", "discovery.k8s.io/v1"}, {"metadata", meta},
+          {"addressType", address_type}, {"endpoints", endpoint_list},          {"ports", port_list}};
 }
 
 json MakeNode(const std::string& name, const std::string& zone) {

@@ -14,12 +14,12 @@ namespace bpfproxy::k8s::testing {
 
 // Whole objects with every field the decoder reads, as the API server sent
 // them in a watch event. The decoder tests spell out what each decodes to.
-nlohmann::json ClusterIpServiceFixture();      // default/web: 10.96.0.10, http 80->8080.
-nlohmann::json LoadBalancerServiceFixture();   // shop/checkout: dual-stack LB, every optional field.
-nlohmann::json ExternalNameServiceFixture();   // default/search: ExternalName.
-nlohmann::json HeadlessServiceFixture();       // default/db: clusterIP None.
-nlohmann::json EndpointSliceFixture();         // default/web-x7k2p for default/web.
-nlohmann::json NodeFixture();                  // node-a in zone-a, being deleted by the autoscaler.
+nlohmann::json ClusterIpServiceFixture();     // default/web: 10.96.0.10, http 80->8080.
+nlohmann::json LoadBalancerServiceFixture();  // shop/checkout: dual-stack LB, every optional field.
+nlohmann::json ExternalNameServiceFixture();  // default/search: ExternalName.
+nlohmann::json HeadlessServiceFixture();      // default/db: clusterIP None.
+nlohmann::json EndpointSliceFixture();        // default/web-x7k2p for default/web.
+nlohmann::json NodeFixture();                 // node-a in zone-a, being deleted by the autoscaler.
 
 // Builders for the ServiceTracker tests. Every object gets a fresh
 // resourceVersion, as successive writes do.

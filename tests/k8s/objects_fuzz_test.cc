@@ -34,9 +34,8 @@ TEST(DecodeFuzzTest, RandomMutationsOfEveryFixtureNeverCrash) {
     for (int i = 0; i < mutations; ++i) mutator.Mutate(object);
     // Every decoder sees every mutant: a Node fed to the Service decoder
     // is malformed input too.
-    for (const absl::Status& status :
-         {DecodeService(object).status(), DecodeEndpointSlice(object).status(), DecodeNode(object).status(),
-          DecodeObjectMeta(object, "Service").status()}) {
+    for (const absl::Status& status : {DecodeService(object).status(), DecodeEndpointSlice(object).status(),
+                                       DecodeNode(object).status(), DecodeObjectMeta(object, "Service").status()}) {
       ExpectOkOrInvalid(status, object);
       (status.ok() ? decoded_ok : rejected)++;
     }
@@ -48,8 +47,8 @@ TEST(DecodeFuzzTest, RandomMutationsOfEveryFixtureNeverCrash) {
 
 TEST(DecodeFuzzTest, HostileScalarsEverywhere) {
   // Each scalar in turn replaces every node of every fixture.
-  for (const json& fixture : {testing::LoadBalancerServiceFixture(), testing::EndpointSliceFixture(),
-                              testing::NodeFixture()}) {
+  for (const json& fixture :
+       {testing::LoadBalancerServiceFixture(), testing::EndpointSliceFixture(), testing::NodeFixture()}) {
     for (const json::json_pointer& pointer : testing::Mutator::AllPointers(fixture)) {
       for (const json& value : testing::Mutator::HostileValues()) {
         json object = fixture;

@@ -19,12 +19,12 @@ using k8s::testing::MakeNode;
 using k8s::testing::MakeService;
 using k8s::testing::MakeSlice;
 using k8s::testing::Ready;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 using tracker_testing::ChangedNames;
 using tracker_testing::DumpAll;
 using tracker_testing::DumpCurrent;
 using tracker_testing::DumpPrevious;
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 
 constexpr char kNode[] = "node-a";
 
@@ -256,7 +256,8 @@ TEST_F(TrackerChangesTest, NodeZoneDecidesWhichHintsCount) {
     return spec;
   };
   ASSERT_OK(tracker_.UpsertService(Web()));
-  ASSERT_OK(tracker_.UpsertEndpointSlice(WebSlice("web-1", {hinted("10.244.1.5", "zone-a"), hinted("10.244.2.6", "zone-b")})));
+  ASSERT_OK(tracker_.UpsertEndpointSlice(
+      WebSlice("web-1", {hinted("10.244.1.5", "zone-a"), hinted("10.244.2.6", "zone-b")})));
   EXPECT_THAT(DumpCurrent(TakeOnly("default/web")),
               ElementsAre("10.96.0.10:80/TCP -> 10.244.1.5:8080/TCP 10.244.2.6:8080/TCP"));
   ASSERT_OK(tracker_.UpsertNode(MakeNode(kNode, "zone-a")));
@@ -324,15 +325,20 @@ absl::Time Rfc3339(const std::string& text) {
 
 TEST_F(TrackerChangesTest, TriggerTimesOfChangedSlicesAfterTheStart) {
   ASSERT_OK(tracker_.UpsertService(Web()));
-  ASSERT_OK(tracker_.UpsertEndpointSlice(WithTriggerTime(WebSlice("web-1", {Ready("10.244.1.5")}), "2024-05-01T10:00:07Z")));
-  ASSERT_OK(tracker_.UpsertEndpointSlice(WithTriggerTime(ApiSlice("api-1", {Ready("10.244.2.6")}), "2024-05-01T10:00:03Z")));
+  ASSERT_OK(
+      tracker_.UpsertEndpointSlice(WithTriggerTime(WebSlice("web-1", {Ready("10.244.1.5")}), "2024-05-01T10:00:07Z")));
+  ASSERT_OK(
+      tracker_.UpsertEndpointSlice(WithTriggerTime(ApiSlice("api-1", {Ready("10.244.2.6")}), "2024-05-01T10:00:03Z")));
   // Unchanged endpoints: no programming to measure.
-  ASSERT_OK(tracker_.UpsertEndpointSlice(WithTriggerTime(WebSlice("web-1", {Ready("10.244.1.5")}), "2024-05-01T10:00:09Z")));
+  ASSERT_OK(
+      tracker_.UpsertEndpointSlice(WithTriggerTime(WebSlice("web-1", {Ready("10.244.1.5")}), "2024-05-01T10:00:09Z")));
   // Before the tracker started (Config(): 2024-05-01T00:00:00Z).
-  ASSERT_OK(tracker_.UpsertEndpointSlice(WithTriggerTime(WebSlice("web-2", {Ready("10.244.1.7")}), "2024-04-30T23:59:59Z")));
+  ASSERT_OK(
+      tracker_.UpsertEndpointSlice(WithTriggerTime(WebSlice("web-2", {Ready("10.244.1.7")}), "2024-04-30T23:59:59Z")));
   // Not RFC 3339: ignored, the endpoints still count.
   ASSERT_OK(tracker_.UpsertEndpointSlice(WithTriggerTime(WebSlice("web-3", {Ready("10.244.1.8")}), "soon")));
-  EXPECT_THAT(tracker_.TakeTriggerTimes(), ElementsAre(Rfc3339("2024-05-01T10:00:03Z"), Rfc3339("2024-05-01T10:00:07Z")));
+  EXPECT_THAT(tracker_.TakeTriggerTimes(),
+              ElementsAre(Rfc3339("2024-05-01T10:00:03Z"), Rfc3339("2024-05-01T10:00:07Z")));
   EXPECT_THAT(tracker_.TakeTriggerTimes(), IsEmpty());
   EXPECT_THAT(DumpAll(tracker_),
               ElementsAre("10.96.0.10:80/TCP -> 10.244.1.5:8080/TCP 10.244.1.7:8080/TCP 10.244.1.8:8080/TCP"));
@@ -341,8 +347,10 @@ TEST_F(TrackerChangesTest, TriggerTimesOfChangedSlicesAfterTheStart) {
 TEST_F(TrackerChangesTest, DeletedSliceDropsItsServicesTriggerTimes) {
   // A deleted slice's annotation dates from its last update, not from the
   // deletion: kube-proxy reports nothing for the Service rather than that.
-  ASSERT_OK(tracker_.UpsertEndpointSlice(WithTriggerTime(WebSlice("web-1", {Ready("10.244.1.5")}), "2024-05-01T10:00:07Z")));
-  ASSERT_OK(tracker_.UpsertEndpointSlice(WithTriggerTime(ApiSlice("api-1", {Ready("10.244.2.6")}), "2024-05-01T10:00:03Z")));
+  ASSERT_OK(
+      tracker_.UpsertEndpointSlice(WithTriggerTime(WebSlice("web-1", {Ready("10.244.1.5")}), "2024-05-01T10:00:07Z")));
+  ASSERT_OK(
+      tracker_.UpsertEndpointSlice(WithTriggerTime(ApiSlice("api-1", {Ready("10.244.2.6")}), "2024-05-01T10:00:03Z")));
   ASSERT_OK(tracker_.DeleteEndpointSlice(WebSlice("web-1", {})));
   EXPECT_THAT(tracker_.TakeTriggerTimes(), ElementsAre(Rfc3339("2024-05-01T10:00:03Z")));
 }
@@ -376,15 +384,16 @@ TEST_F(TrackerChangesTest, UndecodableObjectsAreRejectedAndChangeNothing) {
 
 TEST_F(TrackerChangesTest, PortStatesKeepBothEndpointSets) {
   ASSERT_OK(tracker_.UpsertService(MakeService("default", "web", {"10.96.0.10", "fd00:96::10"}, {{"http", 80}})));
-  ASSERT_OK(tracker_.UpsertEndpointSlice(WebSlice("web-1", {Ready("10.244.1.5", kNode), Ready("10.244.2.6", "node-b")})));
+  ASSERT_OK(
+      tracker_.UpsertEndpointSlice(WebSlice("web-1", {Ready("10.244.1.5", kNode), Ready("10.244.2.6", "node-b")})));
   std::vector<ServicePortState> states = tracker_.PortStates({"default", "web"});
   ASSERT_EQ(states.size(), 2u);
   EXPECT_EQ(states[0].family, k8s::IpFamily::kIPv4);
   EXPECT_EQ(states[0].cluster_ip.ToString(), "10.96.0.10:80/TCP");
-  EXPECT_EQ(states[0].endpoints,
-            (CategorizedEndpoints{{L4Address::Parse("10.244.1.5:8080/TCP").value(), L4Address::Parse("10.244.2.6:8080/TCP").value()},
-                                  {L4Address::Parse("10.244.1.5:8080/TCP").value()},
-                                  true}));
+  EXPECT_EQ(states[0].endpoints, (CategorizedEndpoints{{L4Address::Parse("10.244.1.5:8080/TCP").value(),
+                                                        L4Address::Parse("10.244.2.6:8080/TCP").value()},
+                                                       {L4Address::Parse("10.244.1.5:8080/TCP").value()},
+                                                       true}));
   EXPECT_EQ(states[1].family, k8s::IpFamily::kIPv6);
   EXPECT_EQ(states[1].endpoints, CategorizedEndpoints{});
   EXPECT_THAT(tracker_.PortStates({"default", "nope"}), IsEmpty());

@@ -42,11 +42,11 @@ class RandomObjects {
   // ClusterIP, so AllFrontends() is exactly the union of the changes.
   json Service() {
     const bool web = Coin();
-    std::vector<std::string> ips = web ? OneOf<std::vector<std::string>>({{"10.96.0.10"}, {"10.96.0.11"},
-                                                                          {"10.96.0.10", "fd00:96::10"}, {"None"}})
-                                       : std::vector<std::string>{"10.96.0.20"};
-    std::vector<k8s::testing::PortSpec> ports = OneOf<std::vector<k8s::testing::PortSpec>>(
-        {{{"http", 80}}, {{"http", 80}, {"dns", 53, "UDP"}}, {{"", 80}}});
+    std::vector<std::string> ips =
+        web ? OneOf<std::vector<std::string>>({{"10.96.0.10"}, {"10.96.0.11"}, {"10.96.0.10", "fd00:96::10"}, {"None"}})
+            : std::vector<std::string>{"10.96.0.20"};
+    std::vector<k8s::testing::PortSpec> ports =
+        OneOf<std::vector<k8s::testing::PortSpec>>({{{"http", 80}}, {{"http", 80}, {"dns", 53, "UDP"}}, {{"", 80}}});
     json svc = MakeService("default", web ? "web" : "api", ips, ports);
     if (Pick(3) == 0) svc["spec"]["internalTrafficPolicy"] = "Local";
     if (Pick(10) == 0) svc["metadata"]["labels"]["service.kubernetes.io/headless"] = "";
@@ -151,8 +151,10 @@ TEST(TrackerModelTest, MutatedObjectsNeverCrashAndRejectedOnesChangeNothing) {
   ServiceTracker tracker(config);
   k8s::testing::Mutator mutator(/*seed=*/11);
   const std::vector<json> fixtures = {
-      k8s::testing::ClusterIpServiceFixture(), k8s::testing::LoadBalancerServiceFixture(),
-      k8s::testing::EndpointSliceFixture(), k8s::testing::NodeFixture(),
+      k8s::testing::ClusterIpServiceFixture(),
+      k8s::testing::LoadBalancerServiceFixture(),
+      k8s::testing::EndpointSliceFixture(),
+      k8s::testing::NodeFixture(),
       MakeSlice("default", "web-2", "web", "IPv6", {{"http", 8080}}, {k8s::testing::Ready("fd00:244::5")}),
   };
   size_t accepted = 0, rejected = 0;

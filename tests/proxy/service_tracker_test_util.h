@@ -26,14 +26,15 @@ inline std::vector<std::string> Dump(const DesiredFrontends& frontends, const ab
       absl::StrAppend(&line, drop.contains(frontend) ? "DROP" : "REJECT");
     } else {
       absl::StrAppend(&line, absl::StrJoin(backends, " ", [](std::string* out, const L4Address& backend) {
-                        absl::StrAppend(out, backend.ToString());
-                      }));
+        absl::StrAppend(out, backend.ToString());
+      }));
       if (drop.contains(frontend)) absl::StrAppend(&line, " [DROP]");
     }
     lines.push_back(std::move(line));
   }
   for (const L4Address& frontend : drop) {
-    if (!frontends.contains(frontend)) lines.push_back(absl::StrCat(frontend.ToString(), " -> [DROP without frontend]"));
+    if (!frontends.contains(frontend))
+      lines.push_back(absl::StrCat(frontend.ToString(), " -> [DROP without frontend]"));
   }
   return lines;
 }
