@@ -198,14 +198,15 @@ absl::Status ServiceTracker::UpsertEndpointSlice(const nlohmann::json& object) {
   auto previous_owner = slice_owner_.find(key);
   if (previous_owner != slice_owner_.end() && previous_owner->second != owner) changed = ForgetSlice(key).has_value();
   if (owner.has_value()) {
-    const std::optional<absl::Time> trigger_time = slice->last_change_trigger_time;
-    auto [it, inserted] = slices_[*owner].try_emplace(key.second, *slice);
-    if (inserted || !SameEndpoints(it->second, *slice)) {
+    SlicesByName& slices = slices_[*owner];
+    auto it = slices.find(key.second);
+    if (it == slices.end() || !SameEndpoints(it->second, *slice)) {
       changed = true;
       dirty_.insert(*owner);
-      if (trigger_time.has_value() && *trigger_time > start_time_) trigger_times_[*owner].push_back(*trigger_time);
+      const std::optional<absl::Time>& t = slice->last_change_trigger_time;
+      if (t.has_value() && *t > start_time_) trigger_times_[*owner].push_back(*t);
     }
-    if (!inserted) it->second = *std::move(slice);
+    slices.insert_or_assign(key.second, *std::move(slice));
     slice_owner_.insert_or_assign(key, *owner);
   }
   if (changed) ++endpoint_changes_;

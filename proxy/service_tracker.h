@@ -54,16 +54,18 @@ struct ServiceName {
   std::string ToString() const;  // "ns/name"
 };
 
+// Every field has an explicit default so that designated initializers may
+// leave fields out (-Wmissing-field-initializers would reject it otherwise).
 struct TrackerConfig {
-  std::string node_name;  // --hostname-override: which endpoints are local.
+  std::string node_name = "";  // --hostname-override: which endpoints are local.
   // kube-proxy's serviceProxyName: when set, only Services labelled
   // service.kubernetes.io/service-proxy-name=<it> are programmed; when empty,
   // only Services without that label.
-  std::string service_proxy_name;
+  std::string service_proxy_name = "";
   // Trigger times before this are not reported: they predate the tracker
   // and would inflate the latency metric (kube-proxy does the same).
   // Unset: the time the tracker is constructed.
-  std::optional<absl::Time> start_time;
+  std::optional<absl::Time> start_time = std::nullopt;
 };
 
 // What one Service programs.
