@@ -115,10 +115,18 @@ void Proxier::ApplyChanges(SyncReport& report) {
     ++report.failures;
     KLOG(ERROR) << s.message();
   };
+  // Every removal before any upsert: a ClusterIP one Service freed may be
+  // taken by another Service in the same batch, in any order.
+  absl::btree_set<L4Address> current;
+  for (const FrontendSource::Change& change : changes) {
+    for (const auto& [frontend, backends] : change.current) current.insert(frontend);
+  }
   for (const FrontendSource::Change& change : changes) {
     for (const auto& [frontend, backends] : change.previous) {
-      if (!change.current.contains(frontend)) apply(reconciler_->Remove(frontend));
+      if (!change.current.contains(frontend) && !current.contains(frontend)) apply(reconciler_->Remove(frontend));
     }
+  }
+  for (const FrontendSource::Change& change : changes) {
     for (const auto& [frontend, backends] : change.current) {
       auto before = change.previous.find(frontend);
       if (before == change.previous.end() || !SameBackends(before->second, backends)) {

@@ -134,6 +134,18 @@ TEST_F(ProxierTest, AFailedWriteMakesTheNextSyncAFullOneThatRepairsIt) {
   EXPECT_TRUE(MapsHold(maps_, Desired({{kSvcA, {kE1, kE2}}})));
 }
 
+TEST_F(ProxierTest, AClusterIpMovingBetweenServicesInOneBatchIsNotRemoved) {
+  source_.Change({}, Desired({{kSvcA, {kE1}}}));
+  Ready();
+  proxier_->SyncOnce();
+  // Service "b" takes kSvcA's address in the same batch that Service "a"
+  // gives it up; b's change comes first.
+  source_.Change({}, Desired({{kSvcA, {kE2}}}));
+  source_.Change(Desired({{kSvcA, {kE1}}}), {});
+  proxier_->SyncOnce();
+  EXPECT_TRUE(MapsHold(maps_, Desired({{kSvcA, {kE2}}})));
+}
+
 TEST(ProxierTimingTest, NextSyncTime) {
   const absl::Time t = absl::FromUnixSeconds(1000);
   ProxierOptions options{.min_sync_period = absl::Seconds(1), .sync_period = absl::Seconds(30)};

@@ -1,0 +1,71 @@
+// ApiWatcher wires the API server to the datapath: three reflectors
+// (Services, EndpointSlices, this Node) feed the ServiceTracker, and the
+// Proxier applies what changed to the reconciler on its own thread.
+#ifndef BPFPROXY_PROXY_API_WATCHER_H_
+#define BPFPROXY_PROXY_API_WATCHER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "k8s/api_client.h"
+#include "k8s/reflector.h"
+#include "proxy/proxier.h"
+#include "proxy/reconciler.h"
+#include "proxy/service_tracker.h"
+
+namespace bpfproxy {
+
+struct ApiWatcherOptions {
+  std::string node_name;
+  // kube-proxy's --service-proxy-name selection: empty selects Services with
+  // no service.kubernetes.io/service-proxy-name label.
+  std::string service_proxy_name;
+  ProxierOptions proxier;
+  k8s::ReflectorOptions reflector;
+};
+
+// The label selector kube-proxy lists Services and EndpointSlices with.
+std::string ProxyLabelSelector(const std::string& service_proxy_name);
+
+class ApiWatcher {
+ public:
+  // Starts the reflectors and the sync thread.
+  static absl::StatusOr<std::unique_ptr<ApiWatcher>> Start(k8s::ApiClient* client, Reconciler* reconciler,
+                                                           ApiWatcherOptions options);
+  // Stops the reflectors, then the sync thread. Nothing is flushed.
+  ~ApiWatcher();
+  ApiWatcher(const ApiWatcher&) = delete;
+  ApiWatcher& operator=(const ApiWatcher&) = delete;
+
+  const k8s::Reflector& services() const { return *services_; }
+  const k8s::Reflector& endpoint_slices() const { return *slices_; }
+  const k8s::Reflector& node() const { return *node_; }
+  // Objects the tracker rejected, per resource (logged and skipped).
+  int64_t rejected_objects() const { return rejected_; }
+
+ private:
+  class Source;
+  class Handler;
+
+  ApiWatcher(k8s::ApiClient* client, Reconciler* reconciler, ApiWatcherOptions options);
+
+  ApiWatcherOptions options_;
+  absl::Mutex mu_;  // Guards the tracker: reflector threads write, the proxier reads.
+  ServiceTracker tracker_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Source> source_;
+  std::unique_ptr<Proxier> proxier_;
+  std::vector<std::unique_ptr<Handler>> handlers_;
+  std::unique_ptr<k8s::Reflector> services_, slices_, node_;
+  std::thread sync_thread_;
+  std::atomic<int64_t> rejected_{0};
+};
+
+}  // namespace bpfproxy
+
+#endif  // BPFPROXY_PROXY_API_WATCHER_H_
