@@ -2,7 +2,8 @@
 //
 // Lists follow the documented resourceVersion semantics
 // (https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-get-and-list):
-//   resourceVersion unset: most recent; "0": any (served as most recent);
+//   resourceVersion unset: most recent; "0": any (served as most recent,
+//     honouring limit, which upstream's watch cache may ignore);
 //   N with resourceVersionMatch=Exact, or with limit and no match: exactly N;
 //   N otherwise (NotOlderThan): most recent, 504 if N is in the future.
 // A continue token pins its whole walk to the first page's snapshot; one

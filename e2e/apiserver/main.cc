@@ -63,6 +63,14 @@ absl::Status ParseListen(const std::string& text, ServerOptions& server) {
   return absl::OkStatus();
 }
 
+bool IsValueFlag(const std::string& name) {
+  for (const char* flag : {"listen", "tls-cert", "tls-key", "token", "objects", "bookmark-interval",
+                           "default-watch-timeout", "history-limit"}) {
+    if (name == flag) return true;
+  }
+  return false;
+}
+
 absl::Status ApplyFlag(const std::string& name, const std::string& value, Flags& flags) {
   EmulatorConfig& config = flags.config;
   if (name == "listen") return ParseListen(value, config.server);
@@ -105,6 +113,7 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       (name == "plain-http" ? flags.plain_http : flags.config.api.expired_as_http_410) = on;
       continue;
     }
+    if (!IsValueFlag(name)) return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     if (!has_value) {
       if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
       value = argv[++i];

@@ -151,7 +151,7 @@ void ObjectStore::ReplayInto(Watcher& watcher, const WatchStart& start) {
     }
     return;
   }
-  if (auto objects = objects_.find(start.resource); objects != objects_.end()) {
+  if (auto objects = objects_.find(start.resource); start.initial_events && objects != objects_.end()) {
     for (const auto& [key, object] : objects->second) {
       if (start.filter.Matches(*object)) watcher.Enqueue({"ADDED", object});
     }

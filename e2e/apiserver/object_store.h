@@ -42,9 +42,11 @@ struct StoreOptions {
 struct WatchStart {
   Resource resource;
   ObjectFilter filter;
-  // Replay the changes after this resourceVersion; nullopt: first send the
-  // current objects as ADDED events (resourceVersion unset or "0").
+  // Replay the changes after this resourceVersion; nullopt: start now.
   std::optional<int64_t> after_rv;
+  // When starting now: first the current objects as ADDED events
+  // (resourceVersion unset or "0", or sendInitialEvents=true).
+  bool initial_events = true;
   // After the initial ADDED events, a BOOKMARK annotated
   // k8s.io/initial-events-end (sendInitialEvents=true).
   bool initial_events_end = false;

@@ -15,16 +15,19 @@ bool ParseBool(const std::string& text) {
   return text == "1" || text == "t" || text == "T" || text == "true" || text == "TRUE" || text == "True";
 }
 
-absl::Status ValidateInitialEvents(const HttpRequest& request, bool send_initial_events) {
+// As upstream validates ListOptions for a watch: resourceVersionMatch only
+// together with sendInitialEvents (given at all, true or false).
+absl::Status ValidateInitialEvents(const HttpRequest& request) {
   std::string match = request.Param("resourceVersionMatch");
-  if (!send_initial_events && !match.empty()) {
+  bool given = request.query.contains("sendInitialEvents");
+  if (!given && !match.empty()) {
     return absl::FailedPreconditionError("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided");
   }
-  if (send_initial_events && match != "NotOlderThan") {
+  if (given && match != "NotOlderThan") {
     return absl::FailedPreconditionError(
         "sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan");
   }
-  if (send_initial_events && !ParseBool(request.Param("allowWatchBookmarks"))) {
+  if (given && !ParseBool(request.Param("allowWatchBookmarks"))) {
     return absl::FailedPreconditionError("sendInitialEvents requires setting allowWatchBookmarks to true");
   }
   return absl::OkStatus();
@@ -39,9 +42,10 @@ absl::StatusOr<WatchStart> StartFor(const ApiPath& path, const HttpRequest& requ
     if (!filter->fields.empty() || !by_name.ok()) return absl::InvalidArgumentError("fieldSelector on a named watch");
     filter->fields = *std::move(by_name);
   }
+  if (absl::Status valid = ValidateInitialEvents(request); !valid.ok()) return valid;
   bool send_initial_events = ParseBool(request.Param("sendInitialEvents"));
-  if (absl::Status valid = ValidateInitialEvents(request, send_initial_events); !valid.ok()) return valid;
-  WatchStart start{path.resource, *std::move(filter), std::nullopt, send_initial_events};
+  bool explicitly_not = request.query.contains("sendInitialEvents") && !send_initial_events;
+  WatchStart start{path.resource, *std::move(filter), std::nullopt, !explicitly_not, send_initial_events};
   std::string rv = request.Param("resourceVersion");
   if (send_initial_events || rv.empty() || rv == "0") return start;
   int64_t after = 0;

@@ -7,7 +7,9 @@
 //     or HTTP 410 when ApiOptions::expired_as_http_410;
 //   sendInitialEvents=true (needs resourceVersionMatch=NotOlderThan and
 //     allowWatchBookmarks=true): the current objects as ADDED, then a BOOKMARK
-//     annotated k8s.io/initial-events-end, then changes.
+//     annotated k8s.io/initial-events-end, then changes;
+//   sendInitialEvents=false (same requirements): changes only, after N or
+//     from now for unset/"0".
 // timeoutSeconds ends the stream cleanly; allowWatchBookmarks=true adds
 // BOOKMARKs every ApiOptions::bookmark_interval.
 #ifndef BPFPROXY_E2E_APISERVER_WATCH_REQUEST_H_

@@ -30,6 +30,8 @@ namespace {
 // The emulator process; killed (only this PID) if the test did not stop it.
 class EmulatorProcess {
  public:
+  // The process's stderr goes to |stderr_path|.
+  explicit EmulatorProcess(std::string stderr_path) : stderr_path_(std::move(stderr_path)) {}
   ~EmulatorProcess() {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
@@ -44,6 +46,8 @@ class EmulatorProcess {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0600);
     std::vector<std::string> args = {BPFPROXY_APISERVER_EMULATOR_PATH};
     args.insert(args.end(), flags.begin(), flags.end());
     std::vector<char*> argv;
@@ -87,6 +91,7 @@ class EmulatorProcess {
   pid_t pid() const { return pid_; }
 
  private:
+  std::string stderr_path_;
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
 };
@@ -124,7 +129,7 @@ TEST_F(ApiServerBinaryTest, PrintsItsUrlServesTheObjectsFileAndExitsOnSigterm) {
   std::ofstream(objects) << "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\n"
                             "spec: {clusterIP: 10.96.0.10, ports: [{port: 80, protocol: TCP}]}\n---\n"
                             "apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\n";
-  EmulatorProcess process;
+  EmulatorProcess process(dir_->path() + "/stderr");
   std::vector<std::string> flags = TlsFlags();
   flags.push_back("--objects=" + objects);
   TestClient client = StartAndConnect(process, flags);
@@ -148,7 +153,7 @@ TEST_F(ApiServerBinaryTest, PrintsItsUrlServesTheObjectsFileAndExitsOnSigterm) {
 }
 
 TEST_F(ApiServerBinaryTest, HistoryLimitAndExpiredAsHttp410Flags) {
-  EmulatorProcess process;
+  EmulatorProcess process(dir_->path() + "/stderr");
   std::vector<std::string> flags = TlsFlags();
   flags.insert(flags.end(), {"--history-limit=1", "--expired-as-http-410", "--bookmark-interval=100ms"});
   TestClient client = StartAndConnect(process, flags);
@@ -168,24 +173,30 @@ TEST_F(ApiServerBinaryTest, HistoryLimitAndExpiredAsHttp410Flags) {
   EXPECT_EQ(watch->Read().event["type"], "BOOKMARK");
 }
 
-TEST_F(ApiServerBinaryTest, RefusesToRunWithoutTokenOrTls) {
+TEST_F(ApiServerBinaryTest, UsageErrorsExit2WithTheReason) {
   struct Case {
-    std::string name;
     std::vector<std::string> flags;
+    std::string reason;
   };
   const std::vector<Case> cases = {
-      {"no token", {"--listen=127.0.0.1:0", "--plain-http"}},
-      {"no certificate", {"--listen=127.0.0.1:0", "--token=t"}},
-      {"no address", {"--listen=:0", "--token=t", "--plain-http"}},
-      {"unknown flag", {"--token=t", "--plain-http", "--bind-everywhere"}},
-      {"missing objects", {"--token=t", "--plain-http", "--objects=/nonexistent/objects.yaml"}},
+      {{"--listen=127.0.0.1:0", "--plain-http"}, "--token is required"},
+      {{"--listen=127.0.0.1:0", "--token=t"}, "--tls-cert and --tls-key are required"},
+      {{"--listen=:0", "--token=t", "--plain-http"}, "--listen needs an explicit address"},
+      {{"--token=t", "--plain-http", "--bind-everywhere"}, "unknown flag --bind-everywhere"},
+      {{"--token=t", "--plain-http", "--objects=/nonexistent/objects.yaml"}, "cannot open /nonexistent/objects.yaml"},
+      {{"--token=t", "--plain-http", "--bookmark-interval=soon"}, "invalid duration \"soon\""},
   };
-  for (const Case& c : cases) {
-    EmulatorProcess process;
-    ASSERT_OK(process.Start(c.flags));
+  for (size_t i = 0; i < cases.size(); ++i) {
+    std::string stderr_path = absl::StrCat(dir_->path(), "/stderr-", i);
+    EmulatorProcess process(stderr_path);
+    ASSERT_OK(process.Start(cases[i].flags));
     int status = process.Wait(absl::Seconds(5));
-    ASSERT_TRUE(WIFEXITED(status)) << c.name;
-    EXPECT_NE(WEXITSTATUS(status), 0) << c.name;
+    ASSERT_TRUE(WIFEXITED(status)) << cases[i].reason;
+    EXPECT_EQ(WEXITSTATUS(status), 2) << cases[i].reason;
+    std::ifstream in(stderr_path);
+    std::string first_line;
+    std::getline(in, first_line);
+    EXPECT_THAT(first_line, ::testing::HasSubstr(cases[i].reason));
   }
 }
 

@@ -262,6 +262,11 @@ TEST_F(ApiServerWatchTest, SendInitialEventsEndsTheInitialObjectsWithAnAnnotated
   EXPECT_THAT(Summaries(events), ElementsAre("ADDED a", "ADDED b", "BOOKMARK "));
   EXPECT_EQ(events[2]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
   EXPECT_EQ(RvOf(events[2]["object"]), emulator().ResourceVersion());
+  // sendInitialEvents=false: only what changes from now on.
+  std::unique_ptr<WatchStream> changes = Watch(
+      "/api/v1/services?watch=1&sendInitialEvents=false&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true");
+  ASSERT_OK(emulator().Apply(Service("ns", "c")).status());
+  EXPECT_THAT(Summaries(ReadEvents(*changes, 1)), ElementsAre("ADDED c"));
 }
 
 TEST_F(ApiServerWatchTest, InvalidWatchParametersAreRejected) {
@@ -270,7 +275,9 @@ TEST_F(ApiServerWatchTest, InvalidWatchParametersAreRejected) {
     int code;
   };
   for (const Case& c : {Case{"resourceVersion=abc", 400}, Case{"resourceVersionMatch=NotOlderThan", 422},
-                        Case{"sendInitialEvents=true", 422}, Case{"timeoutSeconds=-1", 400},
+                        Case{"sendInitialEvents=true", 422}, Case{"sendInitialEvents=false", 422},
+                        Case{"sendInitialEvents=true&resourceVersionMatch=NotOlderThan", 422},
+                        Case{"timeoutSeconds=-1", 400},
                         Case{"labelSelector=a%20in", 400}}) {
     ASSERT_OK_AND_ASSIGN(Response response, Client().Get("/api/v1/services?watch=1&" + c.query));
     EXPECT_EQ(response.code, c.code) << c.query << ": " << response.body;
