@@ -22,9 +22,8 @@
 #include "e2e/topology.h"
 #include "gtest/gtest.h"
 #include "tests/kernel/kernel_gate.h"
+#include "tests/util/process.h"
 #include "tests/util/status_macros.h"
-
-extern char** environ;
 
 namespace bpfproxy {
 namespace {
@@ -35,48 +34,8 @@ using e2e::TcpClient;
 constexpr uint16_t kPodPort = 8080;
 const IpAddress kVip = IpAddress::Parse("10.96.0.10").value();
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A process started by the test; killed (by its PID) if still running.
-class Process {
- public:
-  static absl::StatusOr<std::unique_ptr<Process>> Start(std::vector<std::string> args, const std::string& log) {
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    pid_t pid = 0;
-    int err = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (err != 0) return e2e::ErrnoStatus(err, absl::StrCat("spawn ", args[0]));
-    return std::unique_ptr<Process>(new Process(pid));
-  }
-  ~Process() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  void Signal(int sig) { kill(pid_, sig); }
-  // Exit code, or -1 if it did not exit normally.
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
- private:
-  explicit Process(pid_t pid) : pid_(pid) {}
-  pid_t pid_;
-};
+using testing_util::Process;
+using testing_util::ReadFile;
 
 class DaemonTest : public ::testing::Test {
  protected:
