@@ -18,15 +18,23 @@
 #include "e2e/apiserver/test_pki.h"
 #include "proxy/bpf_lb_maps.h"
 #include "proxy/mounts.h"
-#include "tests/e2e/k8s_objects.h"
+#include "e2e/k8s_objects.h"
 #include "tests/kernel/socket_lb_fixture.h"
-#include "tests/util/process.h"
+#include "e2e/process.h"
 
 namespace bpfproxy {
 namespace {
 
 using e2e::apiserver::ApiServerEmulator;
-using testing_util::Process;
+using e2e::EndpointSpec;
+using e2e::L4;
+using e2e::NodeObject;
+using e2e::NotReady;
+using e2e::Process;
+using e2e::Ready;
+using e2e::ServiceObject;
+using e2e::SliceObject;
+using e2e::Terminating;
 
 constexpr char kNode[] = "node-a";
 
@@ -57,7 +65,7 @@ class DaemonE2eTest : public ::testing::Test {
 
   void TearDown() override {
     daemon_.reset();
-    if (HasFailure() && !dir_.empty()) std::fprintf(stderr, "daemon log:\n%s\n", testing_util::ReadFile(Log()).c_str());
+    if (HasFailure() && !dir_.empty()) std::fprintf(stderr, "daemon log:\n%s\n", e2e::ReadFile(Log()).c_str());
     emulator_.reset();
     in_node_.reset();
     membership_.reset();

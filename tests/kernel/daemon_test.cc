@@ -22,7 +22,7 @@
 #include "e2e/topology.h"
 #include "gtest/gtest.h"
 #include "tests/kernel/kernel_gate.h"
-#include "tests/util/process.h"
+#include "e2e/process.h"
 #include "tests/util/status_macros.h"
 
 namespace bpfproxy {
@@ -34,8 +34,8 @@ using e2e::TcpClient;
 constexpr uint16_t kPodPort = 8080;
 const IpAddress kVip = IpAddress::Parse("10.96.0.10").value();
 
-using testing_util::Process;
-using testing_util::ReadFile;
+using e2e::Process;
+using e2e::ReadFile;
 
 class DaemonTest : public ::testing::Test {
  protected:

@@ -1,7 +1,7 @@
-// A process a test starts (posix_spawn, stderr appended to a log file); it
+// A process a test or the demo starts (posix_spawn, stderr appended to a log file); it
 // is killed, by its PID, if still running when the object goes.
-#ifndef BPFPROXY_TESTS_UTIL_PROCESS_H_
-#define BPFPROXY_TESTS_UTIL_PROCESS_H_
+#ifndef BPFPROXY_E2E_PROCESS_H_
+#define BPFPROXY_E2E_PROCESS_H_
 
 #include <fcntl.h>
 #include <signal.h>
@@ -20,7 +20,7 @@
 
 extern char** environ;
 
-namespace bpfproxy::testing_util {
+namespace bpfproxy::e2e {
 
 class Process {
  public:
@@ -67,6 +67,6 @@ inline std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-}  // namespace bpfproxy::testing_util
+}  // namespace bpfproxy::e2e
 
-#endif  // BPFPROXY_TESTS_UTIL_PROCESS_H_
+#endif  // BPFPROXY_E2E_PROCESS_H_

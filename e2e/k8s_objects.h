@@ -1,7 +1,7 @@
-// Real-shaped Kubernetes objects for end-to-end tests, built in code so that
-// each test says only what matters to it.
-#ifndef BPFPROXY_TESTS_E2E_K8S_OBJECTS_H_
-#define BPFPROXY_TESTS_E2E_K8S_OBJECTS_H_
+// Real-shaped Kubernetes objects for end-to-end tests and the demo, built in
+// code so that each use says only what matters to it.
+#ifndef BPFPROXY_E2E_K8S_OBJECTS_H_
+#define BPFPROXY_E2E_K8S_OBJECTS_H_
 
 #include <map>
 #include <string>
@@ -10,7 +10,7 @@
 #include "nlohmann/json.hpp"
 #include "proxy/ip_address.h"
 
-namespace bpfproxy {
+namespace bpfproxy::e2e {
 
 struct PortSpec {
   std::string name;
@@ -89,6 +89,6 @@ inline nlohmann::json NodeObject(const std::string& name, const std::string& zon
           {"spec", nlohmann::json::object()}};
 }
 
-}  // namespace bpfproxy
+}  // namespace bpfproxy::e2e
 
-#endif  // BPFPROXY_TESTS_E2E_K8S_OBJECTS_H_
+#endif  // BPFPROXY_E2E_K8S_OBJECTS_H_
