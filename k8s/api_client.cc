@@ -141,7 +141,8 @@ absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text) {
 absl::StatusOr<WatchEvent> ParseWatchEvent(absl::string_view line) {
   absl::StatusOr<nlohmann::json> value = ParseJson(line);
   if (!value.ok()) return value.status();
-  if (!value->is_object()) return absl::DataLossError(absl::StrCat("watch event is not an object: ", JsonForLog(*value)));
+  if (!value->is_object())
+    return absl::DataLossError(absl::StrCat("watch event is not an object: ", JsonForLog(*value)));
   auto type = value->find("type");
   auto object = value->find("object");
   if (type == value->end() || !type->is_string()) {

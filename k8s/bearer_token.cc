@@ -23,8 +23,8 @@ absl::StatusOr<std::string> BearerTokenSource::Token() {
     last_read_ = token;
     return token;
   }
-  const absl::Status problem = read.ok() ? absl::FailedPreconditionError(absl::StrCat(token_file_, " is empty"))
-                                         : read.status();
+  const absl::Status problem =
+      read.ok() ? absl::FailedPreconditionError(absl::StrCat(token_file_, " is empty")) : read.status();
   if (!file_failing_) KLOG(WARNING) << "Cannot use token file: " << problem;
   file_failing_ = true;
   if (!last_read_.empty()) return last_read_;

@@ -5,8 +5,7 @@
 
 namespace bpfproxy::k8s {
 
-Cancellation::Hook::Hook(Hook&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)), id_(other.id_) {}
+Cancellation::Hook::Hook(Hook&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)), id_(other.id_) {}
 
 Cancellation::Hook& Cancellation::Hook::operator=(Hook&& other) noexcept {
   if (this != &other) {

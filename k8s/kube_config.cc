@@ -33,7 +33,7 @@ class KubeconfigReader {
   // The "inner" map of the entry of |list| named |name|, e.g.
   // clusters[name=c].cluster; nullopt if there is no such entry.
   absl::StatusOr<std::optional<YAML::Node>> FindNamed(const char* list, const std::string& name,
-                                                       const char* inner) const;
+                                                      const char* inner) const;
   // A scalar field of |map| ("" if absent), |field| names it for errors.
   absl::StatusOr<std::string> String(const YAML::Node& map, const char* key, absl::string_view field) const;
   absl::StatusOr<bool> Bool(const YAML::Node& map, const char* key, absl::string_view field) const;
@@ -250,8 +250,8 @@ absl::StatusOr<ClientConfig> LoadInClusterConfig(const InClusterSource& source) 
   // An IPv6 host needs brackets in a URL (net.JoinHostPort).
   const bool ipv6 = absl::StrContains(source.service_host, ':') && !absl::StartsWith(source.service_host, "[");
   ClientConfig config;
-  config.server = absl::StrCat("https://", ipv6 ? "[" : "", source.service_host, ipv6 ? "]" : "", ":",
-                               source.service_port);
+  config.server =
+      absl::StrCat("https://", ipv6 ? "[" : "", source.service_host, ipv6 ? "]" : "", ":", source.service_port);
   config.token_file = (std::filesystem::path(source.service_account_dir) / "token").string();
   if (absl::StatusOr<std::string> token = ReadSmallFile(config.token_file); !token.ok()) {
     return absl::Status(token.status().code(), absl::StrCat("in-cluster config: ", token.status().message()));
@@ -260,8 +260,8 @@ absl::StatusOr<ClientConfig> LoadInClusterConfig(const InClusterSource& source) 
   if (absl::StatusOr<std::string> ca = ReadSmallFile(ca_file); ca.ok()) {
     config.ca_pem = *std::move(ca);
   } else {
-    KLOG(ERROR) << "In-cluster config: expected a root CA in " << ca_file << ", using the system roots: "
-                << ca.status();
+    KLOG(ERROR) << "In-cluster config: expected a root CA in " << ca_file
+                << ", using the system roots: " << ca.status();
   }
   config.source = "in-cluster";
   return config;

@@ -127,10 +127,8 @@ void Reflector::Run() {
     WatchResult result = WatchOnce();
     if (result.healthy) backoff_.Reset();
     switch (result.end) {
-      case WatchEnd::kStopped:
-        return;
-      case WatchEnd::kTimedOut:
-        break;  // watch again at once from the last resourceVersion
+      case WatchEnd::kStopped: return;
+      case WatchEnd::kTimedOut: break;  // watch again at once from the last resourceVersion
       case WatchEnd::kGone:
         ++relists_;
         need_list = true;
@@ -159,7 +157,7 @@ absl::Status Reflector::ListAndDeliver() {
   if (!listed.ok()) return listed.status();
   if (resource_version.empty()) {
     KLOG(WARNING) << "Reflector " << request_.name_for_logs
-                  << ": the list has no resourceVersion; watching from the server's latest";
+                  << ": the list has no resourceVersion; watching without one (the server sends every object again)";
   }
   KLOG(INFO) << "Reflector " << request_.name_for_logs << ": listed " << listed->size()
              << " objects at resourceVersion " << resource_version;

@@ -1,5 +1,8 @@
 #include "k8s/rest_api_client.h"
 
+#include <cpprest/http_client.h>
+#include <pplx/pplxtasks.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -7,9 +10,6 @@
 #include <exception>
 #include <utility>
 #include <vector>
-
-#include <cpprest/http_client.h>
-#include <pplx/pplxtasks.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -95,9 +95,7 @@ class ActiveCall {
   Cancellation::Hook hook_;
 };
 
-std::chrono::microseconds ToMicros(absl::Duration d) {
-  return std::chrono::microseconds(absl::ToInt64Microseconds(d));
-}
+std::chrono::microseconds ToMicros(absl::Duration d) { return std::chrono::microseconds(absl::ToInt64Microseconds(d)); }
 
 // object[key] if it is a string, else "". (json::value() throws when the
 // field has another type; a server's answer must not make us throw.)
@@ -173,8 +171,7 @@ struct RestApiClient::Shared {
   std::unique_ptr<http_client> list_client;
 };
 
-absl::StatusOr<http::http_response> RestApiClient::Shared::Send(http_client& client,
-                                                                const std::string& relative_uri,
+absl::StatusOr<http::http_response> RestApiClient::Shared::Send(http_client& client, const std::string& relative_uri,
                                                                 const ActiveCall& call) {
   absl::StatusOr<std::string> token = tokens.Token();
   if (!token.ok()) return token.status();
@@ -198,8 +195,7 @@ absl::StatusOr<http::http_response> RestApiClient::Shared::Send(http_client& cli
   }
 }
 
-absl::Status RestApiClient::Shared::ErrorFromResponse(http::http_response& response,
-                                                      const std::string& relative_uri) {
+absl::Status RestApiClient::Shared::ErrorFromResponse(http::http_response& response, const std::string& relative_uri) {
   const int code = response.status_code();
   std::string body;
   try {
@@ -284,8 +280,8 @@ class RestWatchStream : public WatchStream {
   std::unique_ptr<ActiveCall> call_;
   const std::string description_;
   std::vector<uint8_t> chunk_;
-  std::string pending_;    // bytes received, not yet split into lines
-  size_t scanned_ = 0;     // no '\n' in pending_[0, scanned_)
+  std::string pending_;  // bytes received, not yet split into lines
+  size_t scanned_ = 0;   // no '\n' in pending_[0, scanned_)
   bool eof_ = false;
   std::atomic<bool> cancelled_{false};
 };
@@ -354,15 +350,15 @@ absl::StatusOr<std::unique_ptr<RestApiClient>> RestApiClient::Create(const Clien
     return absl::InvalidArgumentError(absl::StrCat("server \"", config.server, "\": ", e.what()));
   }
   if (absl::StartsWith(shared->base_uri.host(), "[")) {
-    return absl::UnimplementedError(absl::StrCat("server ", config.server,
-                                                 ": cpprestsdk cannot connect to an IPv6 literal; use a host name"));
+    return absl::UnimplementedError(
+        absl::StrCat("server ", config.server, ": cpprestsdk cannot connect to an IPv6 literal; use a host name"));
   }
   const bool https = shared->base_uri.scheme() == "https";
   if (!https && (!config.ca_pem.empty() || !config.client_cert_pem.empty())) {
     KLOG(WARNING) << "Server " << config.server << " is plain http: the TLS settings are not used";
   }
-  auto tls = std::make_shared<const TlsMaterial>(
-      TlsMaterial{config.ca_pem, config.client_cert_pem, config.client_key_pem});
+  auto tls =
+      std::make_shared<const TlsMaterial>(TlsMaterial{config.ca_pem, config.client_cert_pem, config.client_key_pem});
   if (https) {
     // Apply once now, so bad PEM fails here and not at every connection.
     boost::asio::ssl::context scratch(boost::asio::ssl::context::sslv23);

@@ -19,9 +19,8 @@ absl::Status TlsError(absl::string_view what, const boost::system::error_code& e
 absl::Status ConfigureTlsContext(const TlsMaterial& material, boost::asio::ssl::context& context) {
   namespace ssl = boost::asio::ssl;
   boost::system::error_code error;
-  context.set_options(ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                          ssl::context::no_tlsv1_1,
-                      error);
+  context.set_options(
+      ssl::context::no_sslv2 | ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1, error);
   if (error) return TlsError("TLS options", error);
   if (!material.ca_pem.empty()) {
     // A fresh store: the cluster's CA alone is trusted, not the system roots

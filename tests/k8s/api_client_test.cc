@@ -37,8 +37,7 @@ INSTANTIATE_TEST_SUITE_P(
                       WatchEventType::kAdded},
         WatchLineCase{"Modified", R"({"type":"MODIFIED","object":{}})", absl::StatusCode::kOk,
                       WatchEventType::kModified},
-        WatchLineCase{"Deleted", R"({"type":"DELETED","object":{}})", absl::StatusCode::kOk,
-                      WatchEventType::kDeleted},
+        WatchLineCase{"Deleted", R"({"type":"DELETED","object":{}})", absl::StatusCode::kOk, WatchEventType::kDeleted},
         WatchLineCase{"Bookmark", R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}})",
                       absl::StatusCode::kOk, WatchEventType::kBookmark},
         WatchLineCase{"Error", R"({"type":"ERROR","object":{"kind":"Status","code":410}})", absl::StatusCode::kOk,
@@ -82,8 +81,8 @@ TEST(ApiErrorTest, CarriesHttpCodeAndReason) {
 }
 
 TEST(StatusFromKubernetesStatusTest, ReadsCodeReasonMessageAndSurvivesGarbage) {
-  nlohmann::json expired = {{"kind", "Status"}, {"status", "Failure"}, {"message", "too old"},
-                            {"reason", "Expired"}, {"code", 410}};
+  nlohmann::json expired = {
+      {"kind", "Status"}, {"status", "Failure"}, {"message", "too old"}, {"reason", "Expired"}, {"code", 410}};
   EXPECT_TRUE(IsGone(StatusFromKubernetesStatus(expired, 0)));
   // A reason alone says Gone too.
   EXPECT_TRUE(IsGone(StatusFromKubernetesStatus({{"reason", "Gone"}}, 0)));

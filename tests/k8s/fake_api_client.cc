@@ -9,9 +9,8 @@
 namespace bpfproxy::k8s::testing {
 
 nlohmann::json Object(const std::string& ns, const std::string& name, const std::string& rv) {
-  nlohmann::json object = {{"kind", "Service"},
-                           {"apiVersion", "v1"},
-                           {"metadata", {{"name", name}, {"resourceVersion", rv}}}};
+  nlohmann::json object = {
+      {"kind", "Service"}, {"apiVersion", "v1"}, {"metadata", {{"name", name}, {"resourceVersion", rv}}}};
   if (!ns.empty()) object["metadata"]["namespace"] = ns;
   return object;
 }
@@ -37,9 +36,10 @@ WatchEvent ErrorEvent(int code, const std::string& reason) {
 class FakeWatchStream : public WatchStream {
  public:
   FakeWatchStream(FakeApiClient* client, WatchScript script, bool idle)
-      : client_(client), steps_(std::make_move_iterator(script.steps.begin()),
-                                std::make_move_iterator(script.steps.end())),
-        block_at_end_(script.block_at_end || idle), idle_(idle) {}
+      : client_(client),
+        steps_(std::make_move_iterator(script.steps.begin()), std::make_move_iterator(script.steps.end())),
+        block_at_end_(script.block_at_end || idle),
+        idle_(idle) {}
 
   absl::StatusOr<std::optional<WatchEvent>> Next() override {
     if (cancelled_.HasBeenNotified()) return absl::CancelledError("cancelled");
@@ -174,10 +174,9 @@ std::vector<absl::Duration> FakeClock::sleeps() const {
 namespace {
 std::string Describe(const nlohmann::json& object) {
   const nlohmann::json& metadata = object.at("metadata");
-  std::string key = metadata.contains("namespace")
-                        ? absl::StrCat(metadata["namespace"].get<std::string>(), "/",
-                                       metadata["name"].get<std::string>())
-                        : metadata["name"].get<std::string>();
+  std::string key = metadata.contains("namespace") ? absl::StrCat(metadata["namespace"].get<std::string>(), "/",
+                                                                  metadata["name"].get<std::string>())
+                                                   : metadata["name"].get<std::string>();
   return absl::StrCat(key, "@", metadata["resourceVersion"].get<std::string>());
 }
 }  // namespace

@@ -94,9 +94,9 @@ class KubeconfigTest : public ::testing::Test {
 };
 
 TEST_F(KubeconfigTest, TokenAndCaData) {
-  absl::StatusOr<ClientConfig> config =
-      Load(Kubeconfig(absl::StrCat("    server: https://10.0.0.1:6443/\n    certificate-authority-data: ", Base64(kCaPem)),
-                      "    token: abc.def\n"));
+  absl::StatusOr<ClientConfig> config = Load(
+      Kubeconfig(absl::StrCat("    server: https://10.0.0.1:6443/\n    certificate-authority-data: ", Base64(kCaPem)),
+                 "    token: abc.def\n"));
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->server, "https://10.0.0.1:6443");
   EXPECT_EQ(config->ca_pem, kCaPem);
@@ -120,12 +120,12 @@ TEST_F(KubeconfigTest, FilesAreRelativeToTheKubeconfig) {
 }
 
 TEST_F(KubeconfigTest, DataFieldsWinOverFiles) {
-  absl::StatusOr<ClientConfig> config = Load(Kubeconfig(
-      absl::StrCat("    server: https://api:6443\n    certificate-authority: missing.crt\n"
-                   "    certificate-authority-data: ",
-                   Base64(kCaPem)),
-      absl::StrCat("    client-certificate-data: ", Base64(kCertPem), "\n    client-key-data: ", Base64(kKeyPem),
-                   "\n    client-key: missing.key\n")));
+  absl::StatusOr<ClientConfig> config =
+      Load(Kubeconfig(absl::StrCat("    server: https://api:6443\n    certificate-authority: missing.crt\n"
+                                   "    certificate-authority-data: ",
+                                   Base64(kCaPem)),
+                      absl::StrCat("    client-certificate-data: ", Base64(kCertPem),
+                                   "\n    client-key-data: ", Base64(kKeyPem), "\n    client-key: missing.key\n")));
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->ca_pem, kCaPem);
   EXPECT_EQ(config->client_cert_pem, kCertPem);
@@ -134,8 +134,7 @@ TEST_F(KubeconfigTest, DataFieldsWinOverFiles) {
 
 TEST_F(KubeconfigTest, TokenFileIsReadAgainForEveryRequest) {
   const std::string token_path = dir_.Write("home/.kube/token", "first-token\n");
-  absl::StatusOr<ClientConfig> config =
-      Load(Kubeconfig("    server: https://api:6443", "    tokenFile: token\n"));
+  absl::StatusOr<ClientConfig> config = Load(Kubeconfig("    server: https://api:6443", "    tokenFile: token\n"));
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->token_file, token_path);
 
@@ -170,8 +169,9 @@ TEST_F(KubeconfigTest, CurrentContextOrTheOneAskedFor) {
 }
 
 TEST_F(KubeconfigTest, BareHostGetsHttpsWhenTlsIsConfigured) {
-  absl::StatusOr<ClientConfig> config = Load(Kubeconfig(
-      absl::StrCat("    server: api.example:6443\n    certificate-authority-data: ", Base64(kCaPem)), "    token: t\n"));
+  absl::StatusOr<ClientConfig> config =
+      Load(Kubeconfig(absl::StrCat("    server: api.example:6443\n    certificate-authority-data: ", Base64(kCaPem)),
+                      "    token: t\n"));
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->server, "https://api.example:6443");
 }
@@ -216,11 +216,12 @@ INSTANTIATE_TEST_SUITE_P(
                           "clusters[name=prod].cluster.certificate-authority-data is not valid base64"},
         BadKubeconfigCase{"MissingCaFile", Kubeconfig(kServer + "\n    certificate-authority: nope.crt", kToken),
                           "clusters[name=prod].cluster.certificate-authority: cannot read"},
-        BadKubeconfigCase{"InsecureWithCa",
-                          Kubeconfig(kServer + "\n    insecure-skip-tls-verify: true\n    certificate-authority-data: " +
-                                         Base64(kCaPem),
-                                     kToken),
-                          "insecure-skip-tls-verify and a certificate authority are both set"},
+        BadKubeconfigCase{
+            "InsecureWithCa",
+            Kubeconfig(kServer +
+                           "\n    insecure-skip-tls-verify: true\n    certificate-authority-data: " + Base64(kCaPem),
+                       kToken),
+            "insecure-skip-tls-verify and a certificate authority are both set"},
         BadKubeconfigCase{"InsecureNotABool", Kubeconfig(kServer + "\n    insecure-skip-tls-verify: maybe", kToken),
                           "insecure-skip-tls-verify is not a boolean"},
         BadKubeconfigCase{"CertWithoutKey",

@@ -18,10 +18,10 @@
 namespace bpfproxy::k8s {
 namespace {
 
-using ::testing::ElementsAre;
 using e2e::apiserver::EmulatorConfig;
 using e2e::apiserver::testing::EmulatorTest;
 using e2e::apiserver::testing::Service;
+using ::testing::ElementsAre;
 using testing::RecordingHandler;
 
 // The real clock, except that backoff sleeps wait until the test opens the
@@ -70,9 +70,8 @@ class ReflectorEmulatorTest : public EmulatorTest {
     options.page_size = 2;  // several pages from the real server
     options.clock = &clock_;
     reflector_ = std::make_unique<Reflector>(
-        client_.get(),
-        ResourceRequest{"/api/v1/services", "!service.kubernetes.io/headless", "", "services", nullptr}, &handler_,
-        options);
+        client_.get(), ResourceRequest{"/api/v1/services", "!service.kubernetes.io/headless", "", "services", nullptr},
+        &handler_, options);
     reflector_->Start();
   }
 
@@ -158,8 +157,8 @@ TEST_P(ReflectorEmulatorGoneTest, RelistsAfterCompactionWhileDisconnected) {
 
   // b is unchanged: not delivered again. Upserts come before deletes, and a
   // delete found by a list carries the last state the reflector saw.
-  EXPECT_THAT(Next(3), ElementsAre("upsert " + At("default", "c"), "upsert " + At("default", "d"),
-                                   "delete " + a_before));
+  EXPECT_THAT(Next(3),
+              ElementsAre("upsert " + At("default", "c"), "upsert " + At("default", "d"), "delete " + a_before));
   EXPECT_TRUE(emulator().WaitForOpenWatches(1, absl::Seconds(10)));
   EXPECT_EQ(reflector_->stats().relists, 1);
   EXPECT_GE(reflector_->stats().reconnects, 1);

@@ -14,13 +14,13 @@
 namespace bpfproxy::k8s {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::Bookmark;
+using ::testing::ElementsAre;
 using testing::ErrorEvent;
 using testing::Event;
 using testing::FakeApiClient;
 using testing::FakeClock;
+using ::testing::IsEmpty;
 using testing::Object;
 using testing::RecordingHandler;
 using testing::WatchScript;
@@ -101,15 +101,16 @@ TEST_F(ReflectorTest, BookmarkVersionIsUsedForTheNextWatch) {
 }
 
 TEST_F(ReflectorTest, GoneErrorEventRelistsAndDeletesWhatVanished) {
-  client_.AddListPage(Page({Object("default", "a", "1"), Object("default", "b", "1"), Object("default", "c", "1")}, "1"));
+  client_.AddListPage(
+      Page({Object("default", "a", "1"), Object("default", "b", "1"), Object("default", "c", "1")}, "1"));
   client_.AddWatch({.steps = {Step(Event(kModified, Object("default", "a", "5"))), Step(ErrorEvent(410, "Expired"))}});
   // While the reflector was away: c was deleted, d added; a and b unchanged.
-  client_.AddListPage(Page({Object("default", "a", "5"), Object("default", "b", "1"), Object("default", "d", "7")}, "8"));
+  client_.AddListPage(
+      Page({Object("default", "a", "5"), Object("default", "b", "1"), Object("default", "d", "7")}, "8"));
   Start();
 
-  EXPECT_THAT(RunUntilIdle(),
-              ElementsAre("upsert default/a@1", "upsert default/b@1", "upsert default/c@1", "synced",
-                          "upsert default/a@5", "upsert default/d@7", "delete default/c@1"));
+  EXPECT_THAT(RunUntilIdle(), ElementsAre("upsert default/a@1", "upsert default/b@1", "upsert default/c@1", "synced",
+                                          "upsert default/a@5", "upsert default/d@7", "delete default/c@1"));
   EXPECT_THAT(WatchVersions(), ElementsAre("1", "8"));
   EXPECT_EQ(reflector_->stats().relists, 1);
   // The watch was healthy, so the 410 is answered by listing at once.
@@ -122,8 +123,8 @@ TEST_F(ReflectorTest, GoneHttpAnswerToTheWatchRelists) {
   client_.AddListPage(Page({Object("default", "b", "2")}, "9"));
   Start(/*r=*/0.5);
 
-  EXPECT_THAT(RunUntilIdle(), ElementsAre("upsert default/a@1", "upsert default/b@1", "synced",
-                                          "upsert default/b@2", "delete default/a@1"));
+  EXPECT_THAT(RunUntilIdle(), ElementsAre("upsert default/a@1", "upsert default/b@1", "synced", "upsert default/b@2",
+                                          "delete default/a@1"));
   EXPECT_THAT(WatchVersions(), ElementsAre("1", "9"));
   EXPECT_EQ(reflector_->stats().relists, 1);
   // A watch refused at once is not healthy: the relist waits the first backoff.
@@ -151,10 +152,10 @@ TEST_F(ReflectorTest, ReconnectBackoffDoublesUpToTheCap) {
   Start(/*r=*/0.0);
 
   RunUntilIdle();
-  EXPECT_THAT(clock_.sleeps(), ElementsAre(absl::Milliseconds(800), absl::Milliseconds(1600), absl::Milliseconds(3200),
-                                           absl::Milliseconds(6400), absl::Milliseconds(12800),
-                                           absl::Milliseconds(25600), absl::Seconds(30), absl::Seconds(30),
-                                           absl::Seconds(30)));
+  EXPECT_THAT(clock_.sleeps(),
+              ElementsAre(absl::Milliseconds(800), absl::Milliseconds(1600), absl::Milliseconds(3200),
+                          absl::Milliseconds(6400), absl::Milliseconds(12800), absl::Milliseconds(25600),
+                          absl::Seconds(30), absl::Seconds(30), absl::Seconds(30)));
   EXPECT_EQ(reflector_->stats().reconnects, 9);
   EXPECT_THAT(WatchVersions(), ElementsAre("1", "1", "1", "1", "1", "1", "1", "1", "1", "1"));
 }
@@ -170,9 +171,8 @@ TEST_F(ReflectorTest, BackoffIsJitteredAndResetsAfterAHealthyWatch) {
 
   EXPECT_THAT(RunUntilIdle(), ElementsAre("synced", "upsert default/a@2"));
   // delay = base * (1 + 1.0 * 0.5); the drop after the healthy watch starts over.
-  EXPECT_THAT(clock_.sleeps(), ElementsAre(absl::Milliseconds(1200), absl::Milliseconds(2400),
-                                           absl::Milliseconds(4800), absl::Milliseconds(1200),
-                                           absl::Milliseconds(2400)));
+  EXPECT_THAT(clock_.sleeps(), ElementsAre(absl::Milliseconds(1200), absl::Milliseconds(2400), absl::Milliseconds(4800),
+                                           absl::Milliseconds(1200), absl::Milliseconds(2400)));
   EXPECT_THAT(WatchVersions(), ElementsAre("1", "1", "1", "1", "2", "2"));
   EXPECT_EQ(reflector_->stats().reconnects, 5);
 }
@@ -191,15 +191,16 @@ TEST_F(ReflectorTest, FailedListIsRetriedAfterTheBackoff) {
 
 TEST_F(ReflectorTest, MalformedObjectsAreSkippedAndCountedAndLaterEventsApply) {
   client_.AddListPage(Page({Object("default", "a", "1"), {{"metadata", {{"name", "no-rv"}}}}, "not an object"}, "1"));
-  client_.AddWatch({.steps = {
-                        Step(Event(kAdded, "a string")),
-                        Step(Event(kAdded, {{"metadata", {{"resourceVersion", "3"}}}})),   // no name
-                        Step(Event(kModified, {{"metadata", {{"name", "x"}}}})),            // no RV
-                        Step(Event(kAdded, {{"metadata", {{"name", "x"}, {"namespace", 5}, {"resourceVersion", "3"}}}})),
-                        absl::DataLossError("invalid JSON: {\"type\":"),                  // a broken line
-                        Step(Event(WatchEventType::kBookmark, {{"metadata", nlohmann::json::object()}})),
-                        Step(Event(kAdded, Object("default", "b", "4"))),
-                    }});
+  client_.AddWatch(
+      {.steps = {
+           Step(Event(kAdded, "a string")),
+           Step(Event(kAdded, {{"metadata", {{"resourceVersion", "3"}}}})),  // no name
+           Step(Event(kModified, {{"metadata", {{"name", "x"}}}})),          // no RV
+           Step(Event(kAdded, {{"metadata", {{"name", "x"}, {"namespace", 5}, {"resourceVersion", "3"}}}})),
+           absl::DataLossError("invalid JSON: {\"type\":"),  // a broken line
+           Step(Event(WatchEventType::kBookmark, {{"metadata", nlohmann::json::object()}})),
+           Step(Event(kAdded, Object("default", "b", "4"))),
+       }});
   Start();
 
   EXPECT_THAT(RunUntilIdle(), ElementsAre("upsert default/a@1", "synced", "upsert default/b@4"));
@@ -252,7 +253,8 @@ TEST_F(ReflectorTest, WatchClosedAtOnceWithoutEventsBacksOff) {
 
 TEST_F(ReflectorTest, NonGoneErrorEventRewatchesFromTheLastVersion) {
   client_.AddListPage(Page({}, "1"));
-  client_.AddWatch({.steps = {Step(Event(kAdded, Object("default", "a", "2"))), Step(ErrorEvent(500, "InternalError"))}});
+  client_.AddWatch(
+      {.steps = {Step(Event(kAdded, Object("default", "a", "2"))), Step(ErrorEvent(500, "InternalError"))}});
   Start(/*r=*/0.5);
 
   EXPECT_THAT(RunUntilIdle(), ElementsAre("synced", "upsert default/a@2"));

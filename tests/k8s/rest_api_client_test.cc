@@ -36,18 +36,15 @@ using testing::TestCa;
 constexpr char kServiceList[] =
     R"({"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"42","continue":"next"},)"
     R"("items":[{"metadata":{"name":"a","namespace":"default","resourceVersion":"41"}}]})";
-constexpr char kGoneStatus[] =
-    R"json({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)json"
-    R"json("message":"too old resource version: 1 (5)","reason":"Expired","code":410})json";
+constexpr char kGoneStatus[] = R"json({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)json"
+                               R"json("message":"too old resource version: 1 (5)","reason":"Expired","code":410})json";
 
 std::string EventLine(const std::string& type, const std::string& name, const std::string& rv) {
   return absl::StrCat(R"({"type":")", type, R"(","object":{"kind":"Service","apiVersion":"v1","metadata":{"name":")",
                       name, R"(","namespace":"default","resourceVersion":")", rv, "\"}}}\n");
 }
 
-ResourceRequest Services() {
-  return ResourceRequest{"/api/v1/services", "", "", "services", nullptr};
-}
+ResourceRequest Services() { return ResourceRequest{"/api/v1/services", "", "", "services", nullptr}; }
 
 std::unique_ptr<RestApiClient> NewClient(ClientConfig config, RestClientOptions options = {}) {
   absl::StatusOr<std::unique_ptr<RestApiClient>> client = RestApiClient::Create(config, std::move(options));
@@ -249,8 +246,8 @@ TEST(RestApiClientTest, RequestCancellationUnblocksCallsWaitingForAnswers) {
     request.cancellation = std::make_shared<Cancellation>();
     const absl::Time start = absl::Now();
     Later cancel(absl::Milliseconds(100), [&] { request.cancellation->Cancel(); });
-    absl::Status status = watch ? client->Watch(request, "1", absl::Minutes(5)).status()
-                                : client->List(request, 10, "").status();
+    absl::Status status =
+        watch ? client->Watch(request, "1", absl::Minutes(5)).status() : client->List(request, 10, "").status();
     EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << status;
     EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   }
@@ -297,7 +294,9 @@ TEST(RestApiClientTest, CreateRefusesWhatCannotWork) {
   const std::vector<Case> cases = {
       {{.server = "https://api:6443", .ca_pem = "garbage"}, "certificate authority"},
       {{.server = "https://api:6443", .client_cert_pem = "garbage", .client_key_pem = "garbage"}, "client certificate"},
-      {{.server = "https://api:6443", .client_cert_pem = ca.IssueClient("me").cert_pem, .client_key_pem = other.key_pem},
+      {{.server = "https://api:6443",
+        .client_cert_pem = ca.IssueClient("me").cert_pem,
+        .client_key_pem = other.key_pem},
        "client key"},
       {{.server = "https://[fd00::1]:6443"}, "IPv6 literal"},
       {{.server = "ftp://api"}, "not an http(s) URL"},
@@ -375,8 +374,9 @@ TEST_F(RestApiClientTlsTest, ReflectorListsWatchesAndStopsPromptly) {
   auto server = ScriptedServer::Start(
       [](const ServerRequest& request, ServerConnection& connection) {
         if (!absl::StrContains(request.target, "watch=1")) {
-          connection.SendResponse(200, R"({"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"42"},)"
-                                       R"("items":[{"metadata":{"name":"a","namespace":"default","resourceVersion":"41"}}]})");
+          connection.SendResponse(
+              200, R"({"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"42"},)"
+                   R"("items":[{"metadata":{"name":"a","namespace":"default","resourceVersion":"41"}}]})");
           return;
         }
         connection.StartChunked();

@@ -150,8 +150,7 @@ std::unique_ptr<ScriptedServer> ScriptedServer::Start(Handler handler, std::opti
   socklen_t len = sizeof(addr);
   Check(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0, "getsockname");
   void* ctx = tls.has_value() ? NewServerContext(*tls) : nullptr;
-  auto server =
-      std::unique_ptr<ScriptedServer>(new ScriptedServer(std::move(handler), ctx, fd, ntohs(addr.sin_port)));
+  auto server = std::unique_ptr<ScriptedServer>(new ScriptedServer(std::move(handler), ctx, fd, ntohs(addr.sin_port)));
   server->accept_thread_ = std::thread([s = server.get()] { s->AcceptLoop(); });
   return server;
 }

@@ -21,7 +21,7 @@ namespace bpfproxy::k8s::testing {
 
 struct ServerRequest {
   std::string method;
-  std::string target;                         // path?query, as sent
+  std::string target;                          // path?query, as sent
   std::map<std::string, std::string> headers;  // names lowercased
 };
 
