@@ -3,7 +3,8 @@
 add_library(apiserver_test_util STATIC apiserver_test_client.cc apiserver_test_util.cc)
 target_link_libraries(apiserver_test_util PUBLIC bpfproxy_apiserver_emulator GTest::gtest)
 
-foreach(test apiserver_list_test apiserver_watch_test apiserver_binary_test apiserver_cpprest_test)
+foreach(test apiserver_list_test apiserver_watch_test apiserver_binary_test apiserver_cpprest_test
+             apiserver_objects_test)
   add_executable(${test} ${test}.cc)
   target_link_libraries(${test} PRIVATE apiserver_test_util GTest::gtest_main GTest::gmock)
   gtest_discover_tests(${test} PROPERTIES LABELS e2e TIMEOUT 60)
