@@ -1,7 +1,8 @@
 #include "tests/e2e/apiserver_test_util.h"
 
-#include <stdlib.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "absl/status/status.h"
@@ -84,10 +85,27 @@ std::vector<std::string> Summaries(const std::vector<nlohmann::json>& events) {
 TempDir* EmulatorTest::pki_dir_ = nullptr;
 TestPki* EmulatorTest::pki_ = nullptr;
 
+namespace {
+
+pid_t pki_owner = 0;
+
+}  // namespace
+
+// A test that ends its process with exit() (e.g. inside EXPECT_EXIT, whose
+// threadsafe child runs SetUpTestSuite again) skips TearDownTestSuite; this
+// still removes the directory. Only in the process that made it: a forked
+// death-test child must not delete its parent's PKI.
+void EmulatorTest::RemovePkiAtExit() {
+  if (getpid() == pki_owner) TearDownTestSuite();
+}
+
 void EmulatorTest::SetUpTestSuite() {
   absl::StatusOr<std::unique_ptr<TempDir>> dir = TempDir::Make();
   ASSERT_TRUE(dir.ok()) << dir.status();
   pki_dir_ = dir->release();
+  static const bool registered = std::atexit(&EmulatorTest::RemovePkiAtExit) == 0;
+  (void)registered;
+  pki_owner = getpid();
   absl::StatusOr<TestPki> pki = MakeTestPki(pki_dir_->path(), {"127.0.0.1"});
   ASSERT_TRUE(pki.ok()) << pki.status();
   pki_ = new TestPki(*std::move(pki));

@@ -62,6 +62,7 @@ class EmulatorTest : public ::testing::Test {
   static std::vector<nlohmann::json> ReadEvents(WatchStream& stream, size_t count);
 
  private:
+  static void RemovePkiAtExit();
   static TempDir* pki_dir_;
   static TestPki* pki_;
   std::unique_ptr<ApiServerEmulator> emulator_;
