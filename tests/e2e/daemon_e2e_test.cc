@@ -38,18 +38,11 @@ using e2e::Terminating;
 
 constexpr char kNode[] = "node-a";
 
-class DaemonE2eTest : public ::testing::Test {
+class DaemonE2eTest : public NodeFixture {
  protected:
   void SetUp() override {
-    REQUIRE_KERNEL_TEST_PREREQUISITES();
-    ASSERT_OK_AND_ASSIGN(bpffs_, e2e::BpffsMount::Create());
-    ASSERT_OK_AND_ASSIGN(cgroup_, e2e::TestCgroup::Create(e2e::kTestPrefix));
-    ASSERT_OK_AND_ASSIGN(topology_, PodTopology::Create({.pods = 3, .ports = {8080, 9090}}));
-    ASSERT_OK_AND_ASSIGN(auto membership, cgroup_->Enter());
-    membership_.emplace(std::move(membership));
     // The emulator's listener, and the daemon, live in the node namespace.
-    ASSERT_OK_AND_ASSIGN(auto entered, topology_->node().Enter());
-    in_node_.emplace(std::move(entered));
+    ASSERT_NO_FATAL_FAILURE(SetUpNode({8080, 9090}));
     dir_ = bpffs_->path() + "-e2e";
     ASSERT_OK(MakeDirs(dir_));
     ASSERT_OK_AND_ASSIGN(pki_, e2e::apiserver::MakeTestPki(dir_, {"127.0.0.1"}));
@@ -67,13 +60,11 @@ class DaemonE2eTest : public ::testing::Test {
     daemon_.reset();
     if (HasFailure() && !dir_.empty()) std::fprintf(stderr, "daemon log:\n%s\n", e2e::ReadFile(Log()).c_str());
     emulator_.reset();
-    in_node_.reset();
-    membership_.reset();
-    if (bpffs_ != nullptr) EXPECT_OK(SocketLb::Cleanup(bpf_root()));
+    LeaveNode();
+    if (node_ready()) EXPECT_OK(SocketLb::Cleanup(bpf_root()));
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
-  std::string bpf_root() const { return bpffs_->path() + "/bpfproxy"; }
   std::string Log() const { return dir_ + "/daemon.log"; }
 
   void StartDaemon() {
@@ -136,11 +127,6 @@ class DaemonE2eTest : public ::testing::Test {
   static std::string Pod(int i, uint16_t port = 8080) { return HostPort(PodTopology::pod_ip4(i), port); }
   static std::string Err(int e) { return absl::StrCat("error: ", strerror(e)); }
 
-  std::unique_ptr<e2e::BpffsMount> bpffs_;
-  std::unique_ptr<e2e::TestCgroup> cgroup_;
-  std::unique_ptr<PodTopology> topology_;
-  std::optional<e2e::TestCgroup::Membership> membership_;
-  std::optional<e2e::NetNs::Entered> in_node_;
   std::string dir_, kubeconfig_;
   e2e::apiserver::TestPki pki_;
   std::unique_ptr<ApiServerEmulator> emulator_;

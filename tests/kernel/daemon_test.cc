@@ -22,6 +22,7 @@
 #include "e2e/topology.h"
 #include "gtest/gtest.h"
 #include "tests/kernel/kernel_gate.h"
+#include "tests/kernel/node_fixture.h"
 #include "e2e/process.h"
 #include "tests/util/status_macros.h"
 
@@ -37,27 +38,19 @@ const IpAddress kVip = IpAddress::Parse("10.96.0.10").value();
 using e2e::Process;
 using e2e::ReadFile;
 
-class DaemonTest : public ::testing::Test {
+class DaemonTest : public NodeFixture {
  protected:
   void SetUp() override {
-    REQUIRE_KERNEL_TEST_PREREQUISITES();
-    ASSERT_OK_AND_ASSIGN(bpffs_, e2e::BpffsMount::Create());
-    ASSERT_OK_AND_ASSIGN(cgroup_, e2e::TestCgroup::Create(e2e::kTestPrefix));
-    ASSERT_OK_AND_ASSIGN(topology_, PodTopology::Create({.pods = 3, .ports = {kPodPort}}));
-    bpf_root_ = bpffs_->path() + "/bpfproxy";
+    ASSERT_NO_FATAL_FAILURE(SetUpNode({kPodPort}));
+    bpf_root_ = bpf_root();
     frontends_file_ = bpffs_->path() + "-frontends.json";
     log_file_ = bpffs_->path() + "-daemon.log";
-    ASSERT_OK_AND_ASSIGN(auto membership, cgroup_->Enter());
-    membership_.emplace(std::move(membership));
-    ASSERT_OK_AND_ASSIGN(auto entered, topology_->node().Enter());
-    in_node_.emplace(std::move(entered));
   }
 
   void TearDown() override {
     daemon_.reset();
-    in_node_.reset();
-    membership_.reset();
-    if (bpffs_ != nullptr) {
+    LeaveNode();
+    if (node_ready()) {
       EXPECT_EQ(RunDaemon({"--cleanup"}), 0);
       if (HasFailure()) std::fprintf(stderr, "daemon log:\n%s\n", ReadFile(log_file_).c_str());
       unlink(frontends_file_.c_str());
@@ -118,13 +111,8 @@ class DaemonTest : public ::testing::Test {
 
   static std::string Pod(int i) { return e2e::HostPort(PodTopology::pod_ip4(i), kPodPort); }
 
-  std::unique_ptr<e2e::BpffsMount> bpffs_;
-  std::unique_ptr<e2e::TestCgroup> cgroup_;
-  std::unique_ptr<PodTopology> topology_;
   std::string bpf_root_, frontends_file_, log_file_;
   std::unique_ptr<Process> daemon_;
-  std::optional<e2e::TestCgroup::Membership> membership_;
-  std::optional<e2e::NetNs::Entered> in_node_;
 };
 
 TEST_F(DaemonTest, ProgramsTheFrontendsFileAndReloadsItOnSighup) {

@@ -17,6 +17,7 @@
 #include "proxy/reconciler.h"
 #include "proxy/socket_lb.h"
 #include "tests/kernel/kernel_gate.h"
+#include "tests/kernel/node_fixture.h"
 #include "tests/util/status_macros.h"
 
 namespace bpfproxy {
@@ -44,29 +45,19 @@ inline std::string BackendOf(const std::string& line) {
   return line.substr(start, line.find(' ', start) - start);
 }
 
-class SocketLbTest : public ::testing::Test {
+class SocketLbTest : public NodeFixture {
  protected:
   void SetUp() override {
-    REQUIRE_KERNEL_TEST_PREREQUISITES();
-    ASSERT_OK_AND_ASSIGN(bpffs_, e2e::BpffsMount::Create());
-    ASSERT_OK_AND_ASSIGN(cgroup_, e2e::TestCgroup::Create(e2e::kTestPrefix));
-    ASSERT_OK_AND_ASSIGN(topology_, PodTopology::Create({.pods = 3, .ports = {kPodPort}}));
+    ASSERT_NO_FATAL_FAILURE(SetUpNode({kPodPort}));
     ASSERT_NO_FATAL_FAILURE(OpenDatapath());
-    ASSERT_OK_AND_ASSIGN(auto membership, cgroup_->Enter());
-    membership_.emplace(std::move(membership));
-    ASSERT_OK_AND_ASSIGN(auto entered, topology_->node().Enter());
-    in_node_.emplace(std::move(entered));
   }
 
   void TearDown() override {
-    in_node_.reset();
-    membership_.reset();
+    LeaveNode();
     reconciler_.reset();
     lb_.reset();
-    if (bpffs_ != nullptr) EXPECT_OK(SocketLb::Cleanup(bpf_root()));
+    if (node_ready()) EXPECT_OK(SocketLb::Cleanup(bpf_root()));
   }
-
-  std::string bpf_root() const { return bpffs_->path() + "/bpfproxy"; }
 
   // Opens the datapath on the pins (creating them the first time) and a
   // reconciler restored from them: what a daemon (re)start does.
@@ -108,13 +99,8 @@ class SocketLbTest : public ::testing::Test {
     return hits;
   }
 
-  std::unique_ptr<e2e::BpffsMount> bpffs_;
-  std::unique_ptr<e2e::TestCgroup> cgroup_;
-  std::unique_ptr<PodTopology> topology_;
   std::unique_ptr<SocketLb> lb_;
   std::unique_ptr<Reconciler> reconciler_;
-  std::optional<e2e::TestCgroup::Membership> membership_;
-  std::optional<e2e::NetNs::Entered> in_node_;
 };
 
 inline std::set<std::string> Keys(const std::map<std::string, int>& m) {
