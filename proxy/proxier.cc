@@ -38,9 +38,11 @@ void Proxier::Stop() {
 
 absl::Time Proxier::NextSyncTime(const Timing& timing, const ProxierOptions& options) {
   if (!timing.ready) return absl::InfiniteFuture();
-  if (!timing.pending && !timing.need_full) return timing.last_sync + options.sync_period;
+  absl::Time full_due = timing.last_full_sync + options.sync_period;
+  if (!timing.pending && !timing.need_full) return full_due;
   if (timing.last_sync == absl::InfinitePast()) return absl::InfinitePast();
-  return timing.last_sync + options.min_sync_period;
+  absl::Time change_due = timing.last_sync + options.min_sync_period;
+  return timing.need_full ? change_due : std::min(change_due, full_due);
 }
 
 void Proxier::Run() {
@@ -54,8 +56,8 @@ void Proxier::Run() {
         mu_.AwaitWithDeadline(absl::Condition(&wake_), due);
       }
       if (stop_) return;
-      // Woken by the clock alone: the periodic full resync.
-      if (!timing_.pending && absl::Now() >= timing_.last_sync + options_.sync_period) timing_.need_full = true;
+      // The periodic full resync, whether or not changes are pending.
+      if (absl::Now() >= timing_.last_full_sync + options_.sync_period) timing_.need_full = true;
     }
     SyncOnce();
   }
@@ -81,6 +83,7 @@ SyncReport Proxier::SyncOnce() {
   {
     absl::MutexLock lock(&mu_);
     timing_.last_sync = start;
+    if (report.full) timing_.last_full_sync = start;
     if (report.failures > 0) timing_.need_full = true;  // Repair at the next sync.
   }
   VLOG(2) << (report.full ? "Full sync" : "Sync") << ": " << report.services_changed << " services changed, "

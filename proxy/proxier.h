@@ -80,6 +80,9 @@ class Proxier {
     bool ready = false;      // Both first LISTs are in.
     bool pending = false;    // A change arrived since the last sync.
     bool need_full = false;  // The next sync must be a full one.
+    // Full syncs are timed from the last full one, as kube-proxy's are:
+    // changes arriving all the time must not postpone them.
+    absl::Time last_full_sync = absl::InfinitePast();
   };
   static absl::Time NextSyncTime(const Timing& timing, const ProxierOptions& options);
 
@@ -97,7 +100,7 @@ class Proxier {
   bool slices_synced_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;  // Something changed the timing.
-  Timing timing_ ABSL_GUARDED_BY(mu_){absl::InfinitePast(), false, false, true};
+  Timing timing_ ABSL_GUARDED_BY(mu_){absl::InfinitePast(), false, false, true, absl::InfinitePast()};
 };
 
 }  // namespace bpfproxy

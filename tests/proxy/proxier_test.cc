@@ -155,17 +155,22 @@ TEST(ProxierTimingTest, NextSyncTime) {
     T timing;
     absl::Time want;
   };
+  const absl::Time past = absl::InfinitePast();
   for (const Case& c : std::vector<Case>{
-           {"not listed yet: never", T{absl::InfinitePast(), false, true, true}, absl::InfiniteFuture()},
-           {"first sync: at once", T{absl::InfinitePast(), true, false, true}, absl::InfinitePast()},
-           {"change: min period after the last", T{t, true, true, false}, t + absl::Seconds(1)},
-           {"failed write: min period after the last", T{t, true, false, true}, t + absl::Seconds(1)},
-           {"idle: the periodic full sync", T{t, true, false, false}, t + absl::Seconds(30)},
+           {"not listed yet: never", T{past, false, true, true, past}, absl::InfiniteFuture()},
+           {"first sync: at once", T{past, true, false, true, past}, past},
+           {"change: min period after the last", T{t, true, true, false, t}, t + absl::Seconds(1)},
+           {"failed write: min period after the last", T{t, true, false, true, t}, t + absl::Seconds(1)},
+           {"idle: the periodic full sync", T{t, true, false, false, t}, t + absl::Seconds(30)},
+           {"idle: timed from the last full sync", T{t, true, false, false, t - absl::Seconds(20)},
+            t + absl::Seconds(10)},
+           {"changes all the time do not postpone the full sync", T{t, true, true, false, t - absl::Seconds(40)},
+            t - absl::Seconds(10)},
        }) {
     EXPECT_EQ(Proxier::NextSyncTime(c.timing, options), c.want) << c.what;
   }
   options.min_sync_period = absl::ZeroDuration();
-  EXPECT_EQ(Proxier::NextSyncTime(T{t, true, true, false}, options), t) << "0 allowed: sync at once";
+  EXPECT_EQ(Proxier::NextSyncTime(T{t, true, true, false, t}, options), t) << "0 allowed: sync at once";
 }
 
 TEST_F(ProxierTest, RunAppliesChangesAndStopsPromptly) {
@@ -186,6 +191,25 @@ TEST_F(ProxierTest, RunAppliesChangesAndStopsPromptly) {
   runner.join();
   EXPECT_LT(absl::Now() - stop, absl::Seconds(1));
   EXPECT_GE(syncs, 1);
+}
+
+// Review finding: full syncs were timed from the last sync of any kind, so
+// a steady stream of changes postponed them forever.
+TEST_F(ProxierTest, ChangesArrivingAllTheTimeDoNotStarveTheFullResync) {
+  proxier_ = std::make_unique<Proxier>(&source_, reconciler_.get(),
+                                       ProxierOptions{.min_sync_period = absl::Milliseconds(10),
+                                                      .sync_period = absl::Milliseconds(200)});
+  std::atomic<int> full{0};
+  proxier_->SetObserver([&](const SyncReport& r) { full += r.full ? 1 : 0; });
+  Ready();
+  std::thread runner([&] { proxier_->Run(); });
+  for (absl::Time end = absl::Now() + absl::Seconds(1); absl::Now() < end;) {
+    proxier_->NotifyChanged();
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  proxier_->Stop();
+  runner.join();
+  EXPECT_GE(full, 3) << "one full sync at start, then one per 200 ms";
 }
 
 }  // namespace
