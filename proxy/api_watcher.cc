@@ -13,40 +13,6 @@ std::string ProxyLabelSelector(const std::string& service_proxy_name) {
                       service_proxy_name);
 }
 
-namespace {
-
-// "Drop" frontends (internalTrafficPolicy: Local with no local endpoint):
-// the socket hooks cannot drop, so they are programmed with no backend and
-// refused. That fails fast instead of timing out, and never leaks the
-// connection to the network.
-DesiredFrontends WithDropsRefused(DesiredFrontends frontends, const absl::btree_set<L4Address>& drop) {
-  for (const L4Address& f : drop) frontends.try_emplace(f);
-  return frontends;
-}
-
-}  // namespace
-
-class ApiWatcher::Source : public FrontendSource {
- public:
-  explicit Source(ApiWatcher* w) : w_(w) {}
-  std::vector<Change> TakeChanges() override {
-    absl::MutexLock lock(&w_->mu_);
-    std::vector<Change> out;
-    for (auto& [name, change] : w_->tracker_.TakeChanges()) {
-      out.push_back({WithDropsRefused(std::move(change.previous), change.previous_drop),
-                     WithDropsRefused(std::move(change.current), change.current_drop)});
-    }
-    return out;
-  }
-  DesiredFrontends AllFrontends() override {
-    absl::MutexLock lock(&w_->mu_);
-    return WithDropsRefused(w_->tracker_.AllFrontends(), w_->tracker_.AllDropFrontends());
-  }
-
- private:
-  ApiWatcher* w_;
-};
-
 class ApiWatcher::Handler : public k8s::ObjectHandler {
  public:
   enum class Kind { kService, kEndpointSlice, kNode };
@@ -94,7 +60,7 @@ class ApiWatcher::Handler : public k8s::ObjectHandler {
 ApiWatcher::ApiWatcher(k8s::ApiClient* client, Reconciler* reconciler, ApiWatcherOptions options)
     : options_(std::move(options)), tracker_(TrackerConfig{.node_name = options_.node_name,
                                                            .service_proxy_name = options_.service_proxy_name}) {
-  source_ = std::make_unique<Source>(this);
+  source_ = std::make_unique<TrackerSource>(&mu_, &tracker_);
   proxier_ = std::make_unique<Proxier>(source_.get(), reconciler, options_.proxier);
   std::string selector = ProxyLabelSelector(options_.service_proxy_name);
   auto make = [&](Handler::Kind kind, k8s::ResourceRequest request) {

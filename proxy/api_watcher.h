@@ -18,6 +18,7 @@
 #include "proxy/proxier.h"
 #include "proxy/reconciler.h"
 #include "proxy/service_tracker.h"
+#include "proxy/tracker_source.h"
 
 namespace bpfproxy {
 
@@ -50,7 +51,6 @@ class ApiWatcher {
   int64_t rejected_objects() const { return rejected_; }
 
  private:
-  class Source;
   class Handler;
 
   ApiWatcher(k8s::ApiClient* client, Reconciler* reconciler, ApiWatcherOptions options);
@@ -58,7 +58,7 @@ class ApiWatcher {
   ApiWatcherOptions options_;
   absl::Mutex mu_;  // Guards the tracker: reflector threads write, the proxier reads.
   ServiceTracker tracker_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<Source> source_;
+  std::unique_ptr<TrackerSource> source_;
   std::unique_ptr<Proxier> proxier_;
   std::vector<std::unique_ptr<Handler>> handlers_;
   std::unique_ptr<k8s::Reflector> services_, slices_, node_;
