@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -19,6 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "bpfproxy/lb_abi.h"
 #include "e2e/topology.h"
 #include "gtest/gtest.h"
 #include "tests/kernel/kernel_gate.h"
@@ -167,6 +170,33 @@ TEST_F(DaemonTest, UnreadableFrontendsFileKeepsWhatIsProgrammed) {
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(Reached(), (std::set<std::string>{Pod(0)}));
   EXPECT_NE(ReadFile(log_file_).find("Not applying"), std::string::npos);
+}
+
+TEST_F(DaemonTest, BpfproxyctlShowsWhatTheDatapathHolds) {
+  WriteFrontends({0, 2});
+  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_TRUE(Eventually({Pod(0), Pod(2)}));
+  ASSERT_OK_AND_ASSIGN(std::string services,
+                       e2e::RunOutput({BPFPROXYCTL_BINARY, "--bpf-root=" + bpf_root_, "services", "--json"}));
+  nlohmann::json got = nlohmann::json::parse(services);
+  nlohmann::json want = nlohmann::json::parse(R"([{"frontend": "10.96.0.10:80/TCP",
+      "backends": ["10.244.0.10:8080/TCP", "10.244.0.12:8080/TCP"]}])");
+  EXPECT_EQ(got, want) << services;
+
+  ASSERT_OK_AND_ASSIGN(std::string maps, e2e::RunOutput({BPFPROXYCTL_BINARY, "--bpf-root=" + bpf_root_, "maps", "--json"}));
+  std::map<std::string, std::pair<size_t, size_t>> usage;
+  for (const auto& m : nlohmann::json::parse(maps)) usage[m["map"]] = {m["entries"], m["capacity"]};
+  EXPECT_EQ(usage["bpfp_svc_v1"], std::make_pair(size_t{3}, size_t{LB_DEFAULT_SERVICE_ENTRIES})) << maps;
+  EXPECT_EQ(usage["bpfp_be_v1"], std::make_pair(size_t{2}, size_t{LB_DEFAULT_BACKEND_ENTRIES})) << maps;
+  EXPECT_EQ(usage["bpfp_memb_v1"].first, 2u) << maps;
+
+  // With the daemon gone the pins still tell.
+  daemon_->Signal(SIGTERM);
+  EXPECT_EQ(daemon_->Wait(), 0);
+  ASSERT_OK_AND_ASSIGN(std::string table, e2e::RunOutput({BPFPROXYCTL_BINARY, "--bpf-root=" + bpf_root_, "services"}));
+  EXPECT_NE(table.find("10.96.0.10:80/TCP                     2  10.244.0.10:8080 10.244.0.12:8080"), std::string::npos)
+      << table;
+  EXPECT_FALSE(e2e::RunOutput({BPFPROXYCTL_BINARY, "--bpf-root=/nonexistent", "services"}).ok());
 }
 
 }  // namespace
