@@ -24,6 +24,14 @@ static_assert(sizeof(lb_member_value) == 4);
 static_assert(sizeof(lb_sock_key) == 32);
 static_assert(sizeof(lb_revnat_value) == 20);
 static_assert(sizeof(lb_affinity_value) == 8);
+static_assert(sizeof(lb_frontend_key) == 20);
+static_assert(sizeof(lb_policy_value) == 4);
+static_assert(sizeof(lb_src_range_key) == 4 + LB_SRC_RANGE_FRONTEND_BITS / 8 + 16);
+static_assert(sizeof(lb_ct_key) == 40);
+static_assert(sizeof(lb_ct_value) == 56);
+static_assert(sizeof(lb_device_value) == 32);
+static_assert(sizeof(lb_stats_key) == 8);
+static_assert(sizeof(lb_stats_value) == 8);
 static_assert(LB_ABI_VERSION == 1, "map names carry _v1; bump them with the version");
 
 namespace {

@@ -131,4 +131,133 @@ struct lb_affinity_value {
 	__u32 service_id; /* host order; the frontend it was chosen for */
 };
 
+/* ------------------------------------------------------------------------
+ * Per-packet path (lb_tc.bpf.c): NodePort, externalIPs and LoadBalancer IPs
+ * for traffic arriving on the node's devices from outside.
+ *
+ * It has its own service view: bpfp_xsvc/xbe/xmemb have exactly the layouts
+ * of bpfp_svc/be/memb above and are written by a second Reconciler. The
+ * views differ for externalTrafficPolicy: Local, where traffic from outside
+ * uses this node's endpoints only and pods/the node itself use all of them
+ * (kube-proxy's semantics), and the socket view also holds 127.0.0.1:NodePort.
+ * ------------------------------------------------------------------------ */
+#define LB_XSERVICES_MAP_NAME "bpfp_xsvc_v1" /* lb_service_key -> lb_service_value */
+#define LB_XBACKENDS_MAP_NAME "bpfp_xbe_v1"  /* __u32 -> lb_backend_value */
+#define LB_XMEMBERS_MAP_NAME "bpfp_xmemb_v1" /* lb_member_key -> lb_member_value */
+#define LB_XPOLICY_MAP_NAME "bpfp_xpol_v1"   /* lb_frontend_key -> lb_policy_value */
+#define LB_XSRC_MAP_NAME "bpfp_xsrc_v1"      /* LPM trie: lb_src_range_key -> __u8 */
+#define LB_CT_MAP_NAME "bpfp_ct_v1"          /* LRU: lb_ct_key -> lb_ct_value */
+#define LB_DEVICES_MAP_NAME "bpfp_dev_v1"    /* __u32 ifindex -> lb_device_value */
+#define LB_STATS_MAP_NAME "bpfp_stat_v1"     /* LRU per-CPU: lb_stats_key -> lb_stats_value */
+
+#define LB_DEFAULT_CT_ENTRIES (1u << 18)      /* 262,144 flows, two entries each */
+#define LB_DEFAULT_SRC_RANGE_ENTRIES (1u << 16)
+#define LB_DEFAULT_DEVICE_ENTRIES 64
+#define LB_DEFAULT_STATS_ENTRIES (1u << 16)
+
+/* A frontend without its slot: the key of the policy map. */
+struct lb_frontend_key {
+	union lb_addr vip; /* network byte order, IPv4 v4-mapped */
+	__be16 port;       /* network byte order */
+	__u8 proto;        /* IPPROTO_* */
+	__u8 pad0;         /* must be zero */
+};
+
+/*
+ * bpfp_xpol_v1 value: how the per-packet path treats one external frontend.
+ * A frontend without a policy entry has flags 0: SNAT to the node, reject
+ * when it has no backends, every source allowed. The daemon writes the
+ * policy before the frontend's master entry and deletes it after.
+ */
+#define LB_POL_F_PRESERVE_SOURCE 0x1 /* externalTrafficPolicy Local: no SNAT */
+#define LB_POL_F_DROP_NO_BACKEND 0x2 /* count 0 means drop, not reject (eTP Local) */
+#define LB_POL_F_SOURCE_RANGES 0x4   /* only sources matching bpfp_xsrc_v1 */
+
+struct lb_policy_value {
+	__u16 flags; /* LB_POL_F_*, host order */
+	__u16 pad0;  /* must be zero */
+};
+
+/*
+ * bpfp_xsrc_v1 (LPM trie, BPF_F_NO_PREALLOC): loadBalancerSourceRanges. The
+ * frontend is the fixed part of the prefix, so one trie serves every
+ * frontend: prefixlen = LB_SRC_RANGE_FRONTEND_BITS + the range's length
+ * (an IPv4 /n is v4-mapped: 96 + n).
+ */
+#define LB_SRC_RANGE_FRONTEND_BITS 160 /* vip(128) + port(16) + proto(8) + pad(8) */
+
+struct lb_src_range_key {
+	__u32 prefixlen;    /* host order */
+	union lb_addr vip;  /* network byte order, IPv4 v4-mapped */
+	__be16 port;        /* network byte order */
+	__u8 proto;         /* IPPROTO_* */
+	__u8 pad0;          /* must be zero */
+	union lb_addr src;  /* source range, network byte order, IPv4 v4-mapped */
+};
+
+/*
+ * bpfp_ct_v1 (LRU): one entry per direction of a translated flow, keyed by
+ * the tuple as it is on the wire when it reaches the program:
+ *   forward: client -> frontend            (value: the tuple to write: SNAT source, backend)
+ *   reply:   backend -> SNAT addr / client (value: the tuple to write: frontend, client)
+ * The forward entry keeps the backend for the life of the flow, so an
+ * established flow is not moved when the backend set changes. A UDP flow
+ * whose backend is no longer a member of the frontend picks a new one
+ * (kube-proxy flushes such conntrack entries).
+ */
+#define LB_CT_DIR_FORWARD 0
+#define LB_CT_DIR_REPLY 1
+
+struct lb_ct_key {
+	union lb_addr saddr; /* network byte order, IPv4 v4-mapped */
+	union lb_addr daddr; /* network byte order, IPv4 v4-mapped */
+	__be16 sport;        /* network byte order */
+	__be16 dport;        /* network byte order */
+	__u8 proto;          /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 dir;            /* LB_CT_DIR_* */
+	__u16 pad0;          /* must be zero */
+};
+
+#define LB_CT_F_SNAT 0x1 /* the source is rewritten too */
+
+struct lb_ct_value {
+	union lb_addr saddr; /* source to write, network byte order, IPv4 v4-mapped */
+	union lb_addr daddr; /* destination to write, same */
+	__be16 sport;        /* network byte order */
+	__be16 dport;        /* network byte order */
+	__u32 backend_id;    /* forward: the backend chosen (bpfp_xbe_v1); reply: 0; host order */
+	__u32 service_id;    /* the frontend's ID in bpfp_xsvc_v1, host order */
+	__u16 flags;         /* LB_CT_F_*, host order */
+	__u16 pad0;          /* must be zero */
+	__u64 last_seen_ns;  /* bpf_ktime_get_ns() of the last packet, host order */
+};
+
+/*
+ * bpfp_dev_v1: the devices the tc programs are attached to, by ifindex
+ * (host order), with the address used as SNAT source when a packet leaves
+ * through them. Written by the loader.
+ */
+struct lb_device_value {
+	union lb_addr ipv4; /* v4-mapped; all zero: none */
+	union lb_addr ipv6; /* all zero: none */
+};
+
+/*
+ * bpfp_stat_v1 (LRU per-CPU hash): connections (TCP connects/flows, new UDP
+ * flows) per frontend, counted in the datapath. Service IDs are never
+ * reused, so a counter cannot be inherited by another frontend.
+ */
+#define LB_VIEW_SOCKET 0   /* bpfp_svc_v1's service IDs */
+#define LB_VIEW_EXTERNAL 1 /* bpfp_xsvc_v1's service IDs */
+
+struct lb_stats_key {
+	__u32 service_id; /* host order */
+	__u8 view;        /* LB_VIEW_* */
+	__u8 pad0[3];     /* must be zero */
+};
+
+struct lb_stats_value {
+	__u64 connections; /* host order, per CPU */
+};
+
 #endif /* BPFPROXY_LB_ABI_H_ */
