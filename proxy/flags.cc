@@ -7,6 +7,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace bpfproxy {
 namespace {
@@ -40,6 +42,15 @@ bool SetString(std::string& out, const std::string& v) {
   return true;
 }
 
+// A comma-separated list; empty items are dropped.
+bool SetList(std::vector<std::string>& out, const std::string& v) {
+  out.clear();
+  for (absl::string_view item : absl::StrSplit(v, ',', absl::SkipWhitespace())) {
+    out.emplace_back(absl::StripAsciiWhitespace(item));
+  }
+  return true;
+}
+
 const std::vector<Flag>& Flags() {
   static const std::vector<Flag>* flags = new std::vector<Flag>{
       {"kubeconfig", "PATH", "kubeconfig file with the API server and credentials (default: in-cluster)",
@@ -62,6 +73,22 @@ const std::vector<Flag>& Flags() {
        [](DaemonConfig& c, const std::string& v) { return SetCount(c.datapath.capacity.backends, v); }},
       {"bpf-lb-sockets-max", "N", "capacity of each per-socket LRU map (default 262144); sizes apply to maps created by this start",
        [](DaemonConfig& c, const std::string& v) { return SetCount(c.datapath.capacity.sockets, v); }},
+      {"socket-lb", "all|host-only", "which sockets the cgroup hooks translate: all (default) or only the host network namespace's",
+       [](DaemonConfig& c, const std::string& v) {
+         if (v == "all") return c.socket_lb = SocketLbMode::kAll, true;
+         if (v == "host-only") return c.socket_lb = SocketLbMode::kHostOnly, true;
+         return false;
+       }},
+      {"per-packet-lb", "", "translate NodePort, externalIP and LoadBalancer traffic from outside with tc programs (default true; false: socket LB only)",
+       [](DaemonConfig& c, const std::string& v) { return SetBool(c.per_packet_lb, v); }},
+      {"devices", "DEV[,DEV]", "devices the tc programs attach to (default: those that carry the node's addresses)",
+       [](DaemonConfig& c, const std::string& v) { return SetList(c.devices, v); }},
+      {"nodeport-addresses", "CIDR[,CIDR]|primary", "node addresses that serve NodePorts (default: all)",
+       [](DaemonConfig& c, const std::string& v) { return SetList(c.nodeport_addresses, v); }},
+      {"healthz-bind-address", "IP:PORT", "address of /healthz and /livez (default 0.0.0.0:10256)",
+       [](DaemonConfig& c, const std::string& v) { return SetString(c.healthz_bind_address, v); }},
+      {"metrics-bind-address", "IP:PORT", "address of /metrics (default 127.0.0.1:10249)",
+       [](DaemonConfig& c, const std::string& v) { return SetString(c.metrics_bind_address, v); }},
       {"frontends-file", "FILE", "program static frontends from FILE (JSON) instead of watching an API server; re-read on SIGHUP",
        [](DaemonConfig& c, const std::string& v) { return SetString(c.frontends_file, v); }},
       {"cleanup", "", "detach the programs, remove every pin under --bpf-root, and exit",

@@ -14,8 +14,26 @@
 
 namespace bpfproxy {
 
+// Which sockets the cgroup hooks translate.
+enum class SocketLbMode {
+  kAll,       // Every socket in --cgroup-root: pods and the node.
+  kHostOnly,  // Only sockets of the host network namespace; pods' traffic
+              // is translated per packet on the node's devices instead.
+};
+
 struct DaemonConfig {
   SocketLbConfig datapath;
+  SocketLbMode socket_lb = SocketLbMode::kAll;  // --socket-lb=all|host-only
+  // The per-packet path (tc on the node's devices) for NodePort, externalIPs
+  // and LoadBalancer IPs from outside; off: socket LB only.
+  bool per_packet_lb = true;  // --per-packet-lb
+  // --devices: where the tc programs attach; empty: the devices that carry
+  // the node's addresses (never loopback or veths).
+  std::vector<std::string> devices;
+  // --nodeport-addresses: CIDRs, or "primary"; empty: every node address.
+  std::vector<std::string> nodeport_addresses;
+  std::string healthz_bind_address = "0.0.0.0:10256";   // --healthz-bind-address
+  std::string metrics_bind_address = "127.0.0.1:10249";  // --metrics-bind-address
   bool cleanup = false;
   int verbosity = 0;
   // Kubernetes API.
