@@ -74,11 +74,7 @@ struct LoadBalancerIngress {
   bool operator==(const LoadBalancerIngress&) const = default;
 };
 
-struct IpPrefix {
-  IpAddress address;
-  uint8_t length = 0;  // Of the address's own family: 0..32 or 0..128.
-  bool operator==(const IpPrefix&) const = default;
-};
+using IpPrefix = bpfproxy::IpPrefix;
 
 struct Service {
   ObjectMeta meta;

@@ -54,6 +54,14 @@ struct L4Address {
   auto operator<=>(const L4Address&) const = default;
 };
 
+// A CIDR: an address and a prefix length of the address's own family
+// (0..32 for IPv4, 0..128 for IPv6). E.g. loadBalancerSourceRanges.
+struct IpPrefix {
+  IpAddress address;
+  uint8_t length = 0;
+  auto operator<=>(const IpPrefix&) const = default;
+};
+
 template <typename H>
 H AbslHashValue(H h, const IpAddress& a) {
   return H::combine(std::move(h), a.bytes());
