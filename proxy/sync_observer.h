@@ -1,0 +1,60 @@
+// What the control plane tells health checks and metrics, and when. The
+// ApiWatcher calls these; the health servers and the metrics implement them.
+// Calls come from the reflector threads (OnChangeQueued, OnNode) and the
+// proxier's thread (OnSync); implementations lock.
+#ifndef BPFPROXY_PROXY_SYNC_OBSERVER_H_
+#define BPFPROXY_PROXY_SYNC_OBSERVER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "k8s/objects.h"
+#include "proxy/ip_address.h"
+#include "proxy/proxier.h"
+
+namespace bpfproxy {
+
+// A Service with spec.healthCheckNodePort (type LoadBalancer, eTP Local).
+struct HealthCheckService {
+  std::string namespace_, name;
+  uint16_t node_port = 0;       // spec.healthCheckNodePort
+  size_t local_endpoints = 0;   // This node's ready endpoints (kube-proxy's count)
+  bool operator==(const HealthCheckService&) const = default;
+};
+
+// One sync that ran.
+struct SyncStats {
+  SyncReport report;
+  absl::Time finished;
+  // Changes this sync took from the tracker (kube-proxy's *_changes_total).
+  size_t service_changes = 0;
+  size_t endpoint_changes = 0;
+  // last-change-trigger-time of the EndpointSlice changes this sync
+  // programmed (for kubeproxy_network_programming_duration_seconds).
+  std::vector<absl::Time> trigger_times;
+  // Services with a Local traffic policy and no local endpoint
+  // (kubeproxy_sync_proxy_rules_no_local_endpoints_total).
+  size_t no_local_endpoints_internal = 0;
+  size_t no_local_endpoints_external = 0;
+  // Every Service with a health check node port, sorted by namespace/name.
+  std::vector<HealthCheckService> health_checks;
+};
+
+class SyncObserver {
+ public:
+  virtual ~SyncObserver() = default;
+  // A Service or EndpointSlice change arrived and is pending; the counts are
+  // what is pending now (kube-proxy's QueuedUpdate, *_changes_pending).
+  virtual void OnChangeQueued(absl::Time when, size_t pending_service_changes, size_t pending_endpoint_changes) {}
+  virtual void OnSync(const SyncStats& stats) {}
+  // This node's Node object (nullopt: deleted or not seen yet).
+  virtual void OnNode(const std::optional<k8s::Node>& node) {}
+};
+
+}  // namespace bpfproxy
+
+#endif  // BPFPROXY_PROXY_SYNC_OBSERVER_H_
