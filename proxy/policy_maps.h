@@ -13,6 +13,7 @@
 #define BPFPROXY_PROXY_POLICY_MAPS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,9 +29,19 @@ struct FrontendPolicy {
   uint16_t flags = 0;                     // LB_POL_F_*
   std::vector<IpPrefix> source_ranges;    // With LB_POL_F_SOURCE_RANGES; sorted, unique.
   bool operator==(const FrontendPolicy&) const = default;
-  // "flags=preserve-source,source-ranges ranges=10.0.0.0/8,..." for logs and dumps.
+  // "flags=preserve-source,source-ranges ranges=10.0.0.0/8,..." for logs and
+  // dumps; "flags=none" without flags, no " ranges=" without ranges.
   std::string ToString() const;
+  // The form the maps hold and Applied() returns: host bits of every range
+  // cleared ("10.1.2.3/8" is 10.0.0.0/8 to an LPM trie), sorted, unique.
+  // Compare a desired policy with Applied() through this.
+  FrontendPolicy Canonical() const;
 };
+
+// Why Upsert() refuses |policy| (kInvalidArgument), or OK: unknown flag bits;
+// ranges without LB_POL_F_SOURCE_RANGES (they would be ignored); a prefix
+// longer than its family allows.
+absl::Status ValidatePolicy(const L4Address& frontend, const FrontendPolicy& policy);
 
 using DesiredPolicies = absl::btree_map<L4Address, FrontendPolicy>;
 
@@ -48,15 +59,24 @@ class PolicyMaps {
   virtual DesiredPolicies Applied() const = 0;
 };
 
-// In memory, for tests; Upsert of |fail_frontend| fails once set.
+// In memory, for tests; Upsert of |fail_frontend| fails once set. Validates
+// and canonicalizes like the kernel implementation.
 class InMemoryPolicyMaps : public PolicyMaps {
  public:
+  // While set, Upsert() of this frontend fails (kInternal), is not applied
+  // and not logged.
+  std::optional<L4Address> fail_frontend;
+
   absl::Status Upsert(const L4Address& frontend, const FrontendPolicy& policy) override;
   absl::Status Remove(const L4Address& frontend) override;
   absl::Status Prune(const absl::btree_set<L4Address>& keep) override;
   DesiredPolicies Applied() const override { return applied_; }
-  // Every call, in order: "upsert 1.2.3.4:80/TCP flags=..." / "remove ..." / "prune ...".
+  // Every call that succeeded, in order:
+  //   "upsert 1.2.3.4:80/TCP flags=source-ranges ranges=10.0.0.0/8"
+  //   "remove 1.2.3.4:80/TCP"   (also an Upsert of the default policy)
+  //   "prune kept=2 removed=1.2.3.4:80/TCP,[fd00::1]:80/UDP"   ("removed=none")
   const std::vector<std::string>& log() const { return log_; }
+  void ClearLog() { log_.clear(); }
 
  private:
   DesiredPolicies applied_;
