@@ -5,3 +5,11 @@
 # FrontendPolicy, InMemoryPolicyMaps and IpPrefix helpers: no kernel.
 add_library(bpfproxy_policy_maps STATIC policy_maps.cc ip_prefix.cc)
 target_link_libraries(bpfproxy_policy_maps PUBLIC bpfproxy_core absl::btree absl::strings)
+
+# Devices and addresses of the node (rtnetlink), NodePort address selection.
+add_library(bpfproxy_node_addresses STATIC node_addresses.cc)
+target_link_libraries(bpfproxy_node_addresses PUBLIC bpfproxy_policy_maps absl::statusor absl::strings)
+
+# PolicyMaps on bpfp_xpol_v1 and bpfp_xsrc_v1.
+add_library(bpfproxy_bpf_policy_maps STATIC bpf_policy_maps.cc)
+target_link_libraries(bpfproxy_bpf_policy_maps PUBLIC bpfproxy_policy_maps bpfproxy_util PkgConfig::LIBBPF)
