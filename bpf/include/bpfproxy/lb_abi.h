@@ -150,7 +150,7 @@ struct lb_affinity_value {
 #define LB_DEVICES_MAP_NAME "bpfp_dev_v1"    /* __u32 ifindex -> lb_device_value */
 #define LB_STATS_MAP_NAME "bpfp_stat_v1"     /* LRU per-CPU: lb_stats_key -> lb_stats_value */
 
-#define LB_DEFAULT_CT_ENTRIES (1u << 18)      /* 262,144 flows, two entries each */
+#define LB_DEFAULT_CT_ENTRIES (1u << 18)      /* 262,144 entries: 131,072 flows (one per direction) */
 #define LB_DEFAULT_SRC_RANGE_ENTRIES (1u << 16)
 #define LB_DEFAULT_DEVICE_ENTRIES 64
 #define LB_DEFAULT_STATS_ENTRIES (1u << 16)
