@@ -7,6 +7,9 @@
  *
  * Entry programs are thin: they adapt the context to an lb_addr, call
  * lb_translate()/lb_reverse(), and turn the -errno into a verdict.
+ *
+ * Host-only mode: when the loader sets host_netns_cookie, every hook leaves
+ * sockets of other network namespaces (pods) untouched.
  */
 #include <linux/bpf.h>
 #include <linux/errno.h>
@@ -15,6 +18,13 @@
 #include <bpf/bpf_helpers.h>
 
 #include "bpfproxy/lb_abi.h"
+
+/*
+ * Set by the loader before load: 0 translates the sockets of every network
+ * namespace in the cgroup; otherwise only those of the namespace with this
+ * cookie (the daemon's, i.e. the node's).
+ */
+const volatile __u64 host_netns_cookie = 0;
 
 #define SOCK_ADDR_PROCEED 1
 #define SOCK_ADDR_REJECT 0
@@ -57,6 +67,18 @@ struct {
 	__type(key, struct lb_sock_key);
 	__type(value, struct lb_affinity_value);
 } bpfp_aff_v1 SEC(".maps");
+
+/*
+ * Connections per frontend (one per translated TCP connect, one per new UDP
+ * affinity). Shared with lb_tc.bpf.c through one pin: keep the two
+ * declarations identical.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, LB_DEFAULT_STATS_ENTRIES);
+	__type(key, struct lb_stats_key);
+	__type(value, struct lb_stats_value);
+} bpfp_stat_v1 SEC(".maps");
 
 static __always_inline void addr_from_v4(union lb_addr *a, __u32 ip4)
 {
@@ -160,12 +182,14 @@ static __always_inline __u32 lb_sticky_backend(const struct lb_sock_key *aff_key
 
 /*
  * One attempt to choose a backend for the Service at key->vip/port/proto.
+ * Sets *kept_affinity when a UDP socket keeps its earlier backend.
  * Returns 0 and fills |backend|, -ENXIO when it is no Service,
  * -ECONNREFUSED when it has no backend, -EAGAIN when a concurrent update got
  * in the way.
  */
 static __always_inline int lb_choose(struct lb_service_key *key, const struct lb_sock_key *aff_key, int sticky,
-				     struct lb_affinity_value *choice, struct lb_backend_value *backend)
+				     struct lb_affinity_value *choice, struct lb_backend_value *backend,
+				     int *kept_affinity)
 {
 	struct lb_service_value *v;
 	__u32 service_id, backend_id = LB_BACKEND_ID_INVALID;
@@ -186,6 +210,7 @@ static __always_inline int lb_choose(struct lb_service_key *key, const struct lb
 		backend_id = lb_sticky_backend(aff_key, service_id);
 		if (backend_id != LB_BACKEND_ID_INVALID && lb_lookup_backend(backend_id, backend) == 0) {
 			choice->backend_id = backend_id;
+			*kept_affinity = 1;
 			return 0;
 		}
 	}
@@ -204,6 +229,31 @@ static __always_inline void lb_record_affinity(const struct lb_sock_key *key, co
 	if (old && old->backend_id == value->backend_id && old->service_id == value->service_id)
 		return;
 	bpf_map_update_elem(&bpfp_aff_v1, key, value, BPF_ANY);
+}
+
+/*
+ * One more connection to the frontend |service_id|. The map is per CPU, so
+ * the increment needs no atomic; a new key races only with the same key
+ * being created on another CPU, and then the count lands in that entry.
+ */
+static __always_inline void lb_count_connection(__u32 service_id)
+{
+	struct lb_stats_key key = {};
+	struct lb_stats_value one = { .connections = 1 };
+	struct lb_stats_value *value;
+
+	key.service_id = service_id;
+	key.view = LB_VIEW_SOCKET;
+	value = bpf_map_lookup_elem(&bpfp_stat_v1, &key);
+	if (value) {
+		value->connections++;
+		return;
+	}
+	if (bpf_map_update_elem(&bpfp_stat_v1, &key, &one, BPF_NOEXIST) == 0)
+		return;
+	value = bpf_map_lookup_elem(&bpfp_stat_v1, &key);
+	if (value)
+		value->connections++;
 }
 
 static __always_inline void lb_record_revnat(const struct lb_sock_key *key, const struct lb_revnat_value *value)
@@ -232,6 +282,7 @@ static __always_inline int lb_translate(struct bpf_sock_addr *ctx,
 	struct lb_affinity_value choice = {};
 	struct lb_backend_value backend;
 	int sticky = ctx->protocol == IPPROTO_UDP;
+	int kept_affinity = 0;
 	int ret;
 
 	key.vip = *addr;
@@ -249,7 +300,7 @@ static __always_inline int lb_translate(struct bpf_sock_addr *ctx,
 	 * is refused rather than sent anywhere unchecked.
 	 */
 	for (int i = 0; i < LB_ATTEMPTS; i++) {
-		ret = lb_choose(&key, &sock_key, sticky, &choice, &backend);
+		ret = lb_choose(&key, &sock_key, sticky, &choice, &backend, &kept_affinity);
 		if (ret != -EAGAIN)
 			break;
 	}
@@ -260,6 +311,9 @@ static __always_inline int lb_translate(struct bpf_sock_addr *ctx,
 
 	if (sticky)
 		lb_record_affinity(&sock_key, &choice);
+	/* A TCP connect, or a UDP socket's first datagram to a backend. */
+	if (!kept_affinity)
+		lb_count_connection(choice.service_id);
 	/* Failing to record the reverse entry only degrades getpeername. */
 	rev.vip = *addr;
 	rev.port = *port;
@@ -305,12 +359,20 @@ static __always_inline int forward_verdict(int ret)
 	return SOCK_ADDR_PROCEED;
 }
 
+/* Host-only mode: sockets of other network namespaces are not ours. */
+static __always_inline int lb_skip_netns(struct bpf_sock_addr *ctx)
+{
+	return host_netns_cookie != 0 && bpf_get_netns_cookie(ctx) != host_netns_cookie;
+}
+
 static __always_inline int forward4(struct bpf_sock_addr *ctx)
 {
 	union lb_addr addr;
 	__be16 port = (__be16)ctx->user_port;
 	int ret;
 
+	if (lb_skip_netns(ctx))
+		return SOCK_ADDR_PROCEED;
 	addr_from_v4(&addr, ctx->user_ip4);
 	ret = lb_translate(ctx, &addr, &port);
 	if (ret == 0) {
@@ -329,6 +391,8 @@ static __always_inline int forward6(struct bpf_sock_addr *ctx)
 	__be16 port = (__be16)ctx->user_port;
 	int ret;
 
+	if (lb_skip_netns(ctx))
+		return SOCK_ADDR_PROCEED;
 	addr_from_ctx6(&addr, ctx);
 	ret = lb_translate(ctx, &addr, &port);
 	if (ret == 0) {
@@ -343,6 +407,8 @@ static __always_inline int reverse4(struct bpf_sock_addr *ctx)
 	union lb_addr addr;
 	__be16 port = (__be16)ctx->user_port;
 
+	if (lb_skip_netns(ctx))
+		return SOCK_ADDR_PROCEED;
 	addr_from_v4(&addr, ctx->user_ip4);
 	if (lb_reverse(ctx, &addr, &port) == 0 && addr_is_v4_mapped(&addr)) {
 		ctx->user_ip4 = addr.u32[3];
@@ -356,6 +422,8 @@ static __always_inline int reverse6(struct bpf_sock_addr *ctx)
 	union lb_addr addr;
 	__be16 port = (__be16)ctx->user_port;
 
+	if (lb_skip_netns(ctx))
+		return SOCK_ADDR_PROCEED;
 	addr_from_ctx6(&addr, ctx);
 	if (lb_reverse(ctx, &addr, &port) == 0) {
 		addr_to_ctx6(ctx, &addr);

@@ -3,80 +3,35 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
 #include <cstring>
-#include <filesystem>
-#include <optional>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "lb_sock.skel.h"
+#include "proxy/bpf_pins.h"
 #include "proxy/log.h"
 #include "proxy/mounts.h"
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71  // Linux 5.14; older libc headers lack it.
+#endif
+
 namespace bpfproxy {
 namespace {
-
-absl::Status Errno(absl::string_view what, int err) {
-  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(err < 0 ? -err : err)));
-}
-
-int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level == LIBBPF_DEBUG && log::Verbosity() < 6) return 0;
-  char buf[1024];
-  int n = vsnprintf(buf, sizeof(buf), format, args);
-  std::string line(buf);
-  while (!line.empty() && line.back() == '\n') line.pop_back();
-  if (level == LIBBPF_WARN) {
-    KLOG(WARNING) << line;  // libbpf prefixes its own lines.
-  } else {
-    KLOG(INFO) << line;
-  }
-  return n;
-}
-
-std::string MapsDir(const std::string& root) { return root + "/maps"; }
-std::string LinksDir(const std::string& root) { return root + "/links"; }
 
 uint32_t ConfiguredSize(const bpf_map* map, const LbMapCapacity& capacity) {
   absl::string_view name = bpf_map__name(map);
   if (name == LB_SERVICES_MAP_NAME || name == LB_MEMBERS_MAP_NAME) return capacity.services;
   if (name == LB_BACKENDS_MAP_NAME) return capacity.backends;
+  // Shared with the tc object, which sizes it the same.
+  if (name == LB_STATS_MAP_NAME) return LB_DEFAULT_STATS_ENTRIES;
   return capacity.sockets;
-}
-
-// The info of the map pinned at |path|, or nullopt if nothing is pinned there.
-absl::StatusOr<std::optional<bpf_map_info>> PinnedMapInfo(const std::string& path) {
-  UniqueFd fd(bpf_obj_get(path.c_str()));
-  if (!fd.valid()) {
-    if (errno == ENOENT) return std::nullopt;
-    return Errno(absl::StrCat("open pinned map ", path), errno);
-  }
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) {
-    return Errno(absl::StrCat("inspect pinned map ", path), errno);
-  }
-  return info;
-}
-
-// Every pin bpfproxy makes starts with this; --cleanup and the removal of
-// stale pins touch nothing else, even in a shared bpffs directory.
-constexpr absl::string_view kPinPrefix = "bpfp_";
-
-std::vector<std::string> OurPins(const std::string& dir) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    std::string name = entry.path().filename().string();
-    if (absl::StartsWith(name, kPinPrefix)) names.push_back(name);
-  }
-  return names;
 }
 
 // Takes a pinned link's program off its hook now (dropping the last
@@ -84,42 +39,18 @@ std::vector<std::string> OurPins(const std::string& dir) {
 absl::Status DetachAndUnpin(const std::string& path) {
   UniqueFd link(bpf_obj_get(path.c_str()));
   if (link.valid() && bpf_link_detach(link.get()) != 0 && errno != EINVAL) {
-    return Errno(absl::StrCat("detach ", path), errno);
+    return ErrnoError(absl::StrCat("detach ", path), errno);
   }
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) return Errno(absl::StrCat("unlink ", path), errno);
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError(absl::StrCat("unlink ", path), errno);
   return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::Status SocketLb::PrepareMaps(const SocketLbConfig& config) {
-  bpf_map* map;
-  bpf_object__for_each_map(map, skel_->obj) {
-    std::string path = absl::StrCat(MapsDir(config.bpf_root), "/", bpf_map__name(map));
-    absl::StatusOr<std::optional<bpf_map_info>> pinned = PinnedMapInfo(path);
-    if (!pinned.ok()) return pinned.status();
-    uint32_t size = ConfiguredSize(map, config.capacity);
-    if (pinned->has_value()) {
-      const bpf_map_info& info = **pinned;
-      if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
-          info.value_size != bpf_map__value_size(map)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "pinned map ", path, " has another layout (type ", info.type, ", key ", info.key_size, " B, value ",
-            info.value_size, " B) than this binary's (type ", bpf_map__type(map), ", key ", bpf_map__key_size(map),
-            " B, value ", bpf_map__value_size(map), " B); remove it with bpfproxy --cleanup"));
-      }
-      reused_maps_ = true;
-      if (info.max_entries != size) {
-        KLOG(WARNING) << "Pinned map " << path << " holds " << info.max_entries << " entries, configured " << size
-                      << "; keeping the pinned map (run --cleanup to resize)";
-        size = info.max_entries;
-      }
-    }
-    if (int err = bpf_map__set_max_entries(map, size); err != 0) return Errno("set max_entries", err);
-    // libbpf reuses the compatible map pinned there, or creates and pins one.
-    if (int err = bpf_map__set_pin_path(map, path.c_str()); err != 0) return Errno("set pin path", err);
-  }
-  return absl::OkStatus();
+  return PinObjectMaps(
+      skel_->obj, MapsDir(config.bpf_root), [&](const bpf_map* map) { return ConfiguredSize(map, config.capacity); },
+      &reused_maps_);
 }
 
 absl::Status SocketLb::AttachOne(bpf_program* prog, int cgroup_fd, uint64_t cgroup_id) {
@@ -133,7 +64,7 @@ absl::Status SocketLb::AttachOne(bpf_program* prog, int cgroup_fd, uint64_t cgro
     if (same_cgroup) {
       // Atomic swap: the hook is never without a program.
       links_.push_back(old);
-      if (int err = bpf_link__update_program(old, prog); err != 0) return Errno(absl::StrCat("update link ", path), err);
+      if (int err = bpf_link__update_program(old, prog); err != 0) return ErrnoError(absl::StrCat("update link ", path), err);
       return absl::OkStatus();
     }
   }
@@ -142,7 +73,7 @@ absl::Status SocketLb::AttachOne(bpf_program* prog, int cgroup_fd, uint64_t cgro
   bpf_link* link = bpf_program__attach_cgroup(prog, cgroup_fd);
   if (link == nullptr) {
     if (old != nullptr) bpf_link__destroy(old);
-    return Errno(absl::StrCat("attach ", bpf_program__name(prog), " to ", cgroup_path_), errno);
+    return ErrnoError(absl::StrCat("attach ", bpf_program__name(prog), " to ", cgroup_path_), errno);
   }
   links_.push_back(link);
   if (old != nullptr) {
@@ -150,16 +81,16 @@ absl::Status SocketLb::AttachOne(bpf_program* prog, int cgroup_fd, uint64_t cgro
     bpf_link__destroy(old);
     if (absl::Status s = DetachAndUnpin(path); !s.ok()) return s;
   }
-  if (int err = bpf_link__pin(link, path.c_str()); err != 0) return Errno(absl::StrCat("pin link ", path), err);
+  if (int err = bpf_link__pin(link, path.c_str()); err != 0) return ErrnoError(absl::StrCat("pin link ", path), err);
   return absl::OkStatus();
 }
 
 absl::Status SocketLb::RemoveStalePins() {
-  absl::flat_hash_set<std::string> programs, maps;
+  absl::flat_hash_set<std::string> programs;
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) programs.insert(bpf_program__name(prog));
-  bpf_map* map;
-  bpf_object__for_each_map(map, skel_->obj) maps.insert(bpf_map__name(map));
+  // Both objects pin into maps/: the tc object's maps are not stale.
+  const absl::flat_hash_set<std::string> maps = CurrentMapNames();
   // Links first: a program of an older version must leave its hook before
   // the maps it reads go.
   for (const std::string& name : OurPins(LinksDir(bpf_root_))) {
@@ -167,17 +98,17 @@ absl::Status SocketLb::RemoveStalePins() {
     KLOG(INFO) << "Detaching stale link " << name;
     if (absl::Status s = DetachAndUnpin(absl::StrCat(LinksDir(bpf_root_), "/", name)); !s.ok()) return s;
   }
+  std::vector<std::string> stale;
   for (const std::string& name : OurPins(MapsDir(bpf_root_))) {
     if (maps.contains(name)) continue;
     KLOG(INFO) << "Removing stale map pin " << name;
-    std::string path = absl::StrCat(MapsDir(bpf_root_), "/", name);
-    if (unlink(path.c_str()) != 0 && errno != ENOENT) return Errno(absl::StrCat("unlink ", path), errno);
+    stale.push_back(name);
   }
-  return absl::OkStatus();
+  return UnpinAll(MapsDir(bpf_root_), stale);
 }
 
 absl::StatusOr<std::unique_ptr<SocketLb>> SocketLb::Open(const SocketLbConfig& config) {
-  libbpf_set_print(LibbpfPrint);
+  RouteLibbpfLogs();
   if (!absl::StartsWith(config.bpf_root, "/")) {
     return absl::InvalidArgumentError(absl::StrCat("--bpf-root must be an absolute path, not ", config.bpf_root));
   }
@@ -192,13 +123,14 @@ absl::StatusOr<std::unique_ptr<SocketLb>> SocketLb::Open(const SocketLbConfig& c
   lb->cgroup_path_ = *cgroup;
   UniqueFd cgroup_fd(open(cgroup->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   struct stat st;
-  if (!cgroup_fd.valid() || fstat(cgroup_fd.get(), &st) != 0) return Errno(absl::StrCat("open ", *cgroup), errno);
+  if (!cgroup_fd.valid() || fstat(cgroup_fd.get(), &st) != 0) return ErrnoError(absl::StrCat("open ", *cgroup), errno);
 
   lb->skel_ = lb_sock__open();
-  if (lb->skel_ == nullptr) return Errno("open BPF skeleton", errno);
+  if (lb->skel_ == nullptr) return ErrnoError("open BPF skeleton", errno);
   if (absl::Status s = lb->PrepareMaps(config); !s.ok()) return s;
+  lb->skel_->rodata->host_netns_cookie = config.netns_cookie;
   if (int err = lb_sock__load(lb->skel_); err != 0) {
-    return Errno("load BPF programs (see libbpf messages above)", err);
+    return ErrnoError("load BPF programs (see libbpf messages above)", err);
   }
   bpf_program* prog;
   bpf_object__for_each_program(prog, lb->skel_->obj) {
@@ -215,7 +147,8 @@ absl::StatusOr<std::unique_ptr<SocketLb>> SocketLb::Open(const SocketLbConfig& c
   lb->maps_ = std::make_unique<BpfLbMaps>(fd_of(lb->skel_->maps.bpfp_svc_v1), fd_of(lb->skel_->maps.bpfp_be_v1),
                                           fd_of(lb->skel_->maps.bpfp_memb_v1), capacity);
   KLOG(INFO) << "Socket LB attached to " << lb->cgroup_path_ << ", pins under " << config.bpf_root
-             << (lb->reused_maps_ ? " (reused pinned maps)" : " (new maps)");
+             << (lb->reused_maps_ ? " (reused pinned maps)" : " (new maps)")
+             << (config.netns_cookie != 0 ? ", host network namespace only" : "");
   return lb;
 }
 
@@ -230,10 +163,7 @@ absl::Status SocketLb::Cleanup(const std::string& bpf_root) {
   for (const std::string& name : OurPins(LinksDir(bpf_root))) {
     if (absl::Status s = DetachAndUnpin(absl::StrCat(LinksDir(bpf_root), "/", name)); !s.ok()) return s;
   }
-  for (const std::string& name : OurPins(MapsDir(bpf_root))) {
-    std::string path = absl::StrCat(MapsDir(bpf_root), "/", name);
-    if (unlink(path.c_str()) != 0 && errno != ENOENT) return Errno(absl::StrCat("unlink ", path), errno);
-  }
+  if (absl::Status s = UnpinAll(MapsDir(bpf_root), OurPins(MapsDir(bpf_root))); !s.ok()) return s;
   // Directories go only if nothing else was put there.
   for (const std::string& dir : {LinksDir(bpf_root), MapsDir(bpf_root), bpf_root}) {
     if (rmdir(dir.c_str()) != 0 && errno != ENOENT) {
@@ -242,6 +172,18 @@ absl::Status SocketLb::Cleanup(const std::string& bpf_root) {
   }
   KLOG(INFO) << "Removed the socket LB pins under " << bpf_root;
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> CurrentNetnsCookie() {
+  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) fd.reset(socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return ErrnoError("socket for the network namespace cookie", errno);
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  if (getsockopt(fd.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0) {
+    return ErrnoError("getsockopt(SO_NETNS_COOKIE) (host-only socket LB needs Linux 5.14 or newer)", errno);
+  }
+  return cookie;
 }
 
 }  // namespace bpfproxy

@@ -7,11 +7,15 @@
 // a SocketLb leaves the pins, and so the datapath, in place; only Cleanup()
 // removes them.
 //
-//   <bpf-root>/maps/bpfp_svc_v1 ...   pinned maps
+//   <bpf-root>/maps/bpfp_svc_v1 ...   pinned maps (proxy/bpf_pins.h)
 //   <bpf-root>/links/bpfp_connect4 ... pinned cgroup links
+//
+// Host-only mode: with SocketLbConfig::netns_cookie set, the programs leave
+// every socket of another network namespace (pods) untouched.
 #ifndef BPFPROXY_PROXY_SOCKET_LB_H_
 #define BPFPROXY_PROXY_SOCKET_LB_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,14 +39,24 @@ struct SocketLbConfig {
   // Sizes for maps this Open() creates. A pinned map keeps its size: changing
   // it takes a Cleanup() (a warning says so).
   LbMapCapacity capacity;
+  // 0: translate the sockets of every network namespace in the cgroup.
+  // Else only those of the namespace with this cookie (host-only mode; see
+  // CurrentNetnsCookie()). Takes effect on a restart too: the programs are
+  // swapped in place.
+  uint64_t netns_cookie = 0;
 };
+
+// The cookie of the calling thread's network namespace (SO_NETNS_COOKIE,
+// Linux 5.14+): what bpf_get_netns_cookie() returns for its sockets.
+absl::StatusOr<uint64_t> CurrentNetnsCookie();
 
 class SocketLb {
  public:
   static absl::StatusOr<std::unique_ptr<SocketLb>> Open(const SocketLbConfig& config);
   // Detaches the programs and removes every pin of ours (bpfp_*) under
-  // |bpf_root|, and the directories if nothing else is in them. Missing pins
-  // are fine.
+  // |bpf_root| (the tc maps' too: detach the tc programs first, see
+  // TcLb::Cleanup), and the directories if nothing else is in them. Missing
+  // pins are fine.
   static absl::Status Cleanup(const std::string& bpf_root);
 
   ~SocketLb();
@@ -61,7 +75,8 @@ class SocketLb {
   // is on this cgroup, else a new link (the old one detached after).
   absl::Status AttachOne(bpf_program* prog, int cgroup_fd, uint64_t cgroup_id);
   // Detaches and unpins our links and maps this binary does not have (an
-  // older version's), once the current programs are attached.
+  // older version's), once the current programs are attached. The tc
+  // object's maps are current too (CurrentMapNames()).
   absl::Status RemoveStalePins();
 
   lb_sock* skel_ = nullptr;

@@ -2,6 +2,10 @@
 # devices, the tc loader and the Datapath facade. Included from
 # proxy/CMakeLists.txt.
 
+# The pin layout both loaders share (proxy/bpf_pins.h): part of the socket
+# LB's library, which proxy/CMakeLists.txt defines before including this.
+target_sources(bpfproxy_datapath PRIVATE bpf_pins.cc)
+
 # FrontendPolicy, InMemoryPolicyMaps and IpPrefix helpers: no kernel.
 add_library(bpfproxy_policy_maps STATIC policy_maps.cc ip_prefix.cc)
 target_link_libraries(bpfproxy_policy_maps PUBLIC bpfproxy_core absl::btree absl::strings)
