@@ -1,6 +1,7 @@
 #include "e2e/topology.h"
 
 #include "absl/algorithm/container.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "e2e/status_macros.h"
 
@@ -9,12 +10,19 @@ namespace {
 
 constexpr absl::string_view kBridge = "br0";
 
-absl::Status AddServiceRoutes(const NetNs& ns) {
-  BPFPT_RETURN_IF_ERROR(ns.Ip({"route", "add", "unreachable", std::string(kServiceCidr4)}));
-  return ns.Ip({"-6", "route", "add", "unreachable", std::string(kServiceCidr6)});
+}  // namespace
+
+absl::Status AddUnreachableRoutes(const NetNs& ns, const std::vector<std::string>& cidrs) {
+  for (const std::string& cidr : cidrs) {
+    const std::string family = absl::StrContains(cidr, ':') ? "-6" : "-4";
+    BPFPT_RETURN_IF_ERROR(ns.Ip({family, "route", "add", "unreachable", cidr}));
+  }
+  return absl::OkStatus();
 }
 
-}  // namespace
+absl::Status AddServiceRoutes(const NetNs& ns) {
+  return AddUnreachableRoutes(ns, {std::string(kServiceCidr4), std::string(kServiceCidr6)});
+}
 
 IpAddress PodTopology::node_ip4() { return IpAddress::Parse("10.244.0.1").value(); }
 IpAddress PodTopology::node_ip6() { return IpAddress::Parse("fd00:244::1").value(); }

@@ -33,6 +33,11 @@ namespace bpfproxy::e2e {
 inline constexpr absl::string_view kServiceCidr4 = "10.96.0.0/16";
 inline constexpr absl::string_view kServiceCidr6 = "fd00:96::/108";
 
+// Adds an `unreachable` route for each of |cidrs| (IPv4 or IPv6) in |ns|.
+absl::Status AddUnreachableRoutes(const NetNs& ns, const std::vector<std::string>& cidrs);
+// The same for kServiceCidr4 and kServiceCidr6.
+absl::Status AddServiceRoutes(const NetNs& ns);
+
 struct PodTopologyOptions {
   int pods = 3;                         // 0..244.
   std::vector<uint16_t> ports = {8080};  // IdentityServers per pod, IPv4 and IPv6.
