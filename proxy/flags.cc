@@ -1,116 +1,40 @@
 #include "proxy/flags.h"
 
-#include <functional>
-
-#include "absl/strings/ascii.h"
+#include "absl/container/btree_set.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "absl/strings/str_replace.h"
+#include "proxy/config_values.h"
+#include "proxy/flag_table.h"
 
 namespace bpfproxy {
 namespace {
 
-struct Flag {
-  const char* name;
-  const char* value_name;  // Empty for booleans.
-  const char* help;
-  // Sets the flag from its text; false if the text is not a valid value.
-  std::function<bool(DaemonConfig&, const std::string&)> set;
-};
-
-bool SetBool(bool& out, const std::string& v) {
-  std::string lower = absl::AsciiStrToLower(v);
-  if (lower == "true" || lower == "1" || lower == "t") return out = true, true;
-  if (lower == "false" || lower == "0" || lower == "f") return out = false, true;
-  return false;
-}
-
-bool SetDuration(absl::Duration& out, const std::string& v) {
-  absl::Duration d;
-  if (!absl::ParseDuration(v, &d) || d < absl::ZeroDuration()) return false;
-  out = d;
-  return true;
-}
-
-bool SetCount(uint32_t& out, const std::string& v) { return absl::SimpleAtoi(v, &out) && out > 0; }
-
-bool SetString(std::string& out, const std::string& v) {
-  out = v;
-  return true;
-}
-
-// A comma-separated list; empty items are dropped.
-bool SetList(std::vector<std::string>& out, const std::string& v) {
-  out.clear();
-  for (absl::string_view item : absl::StrSplit(v, ',', absl::SkipWhitespace())) {
-    out.emplace_back(absl::StripAsciiWhitespace(item));
-  }
-  return true;
-}
-
-const std::vector<Flag>& Flags() {
-  static const std::vector<Flag>* flags = new std::vector<Flag>{
-      {"kubeconfig", "PATH", "kubeconfig file with the API server and credentials (default: in-cluster)",
-       [](DaemonConfig& c, const std::string& v) { return SetString(c.kubeconfig, v); }},
-      {"master", "URL", "the API server's address; overrides the kubeconfig's",
-       [](DaemonConfig& c, const std::string& v) { return SetString(c.master, v); }},
-      {"hostname-override", "NAME", "this node's name (default: the hostname)",
-       [](DaemonConfig& c, const std::string& v) { return SetString(c.hostname_override, v); }},
-      {"iptables-min-sync-period", "DURATION", "shortest time between two syncs of the datapath (default 1s; 0 allowed)",
-       [](DaemonConfig& c, const std::string& v) { return SetDuration(c.min_sync_period, v); }},
-      {"iptables-sync-period", "DURATION", "longest time between two full syncs of the datapath (default 30s)",
-       [](DaemonConfig& c, const std::string& v) { return SetDuration(c.sync_period, v) && c.sync_period > absl::ZeroDuration(); }},
-      {"bpf-root", "DIR", "bpffs directory for pinned maps and links (default /sys/fs/bpf/bpfproxy; mounted if needed)",
-       [](DaemonConfig& c, const std::string& v) { return SetString(c.datapath.bpf_root, v) && absl::StartsWith(v, "/"); }},
-      {"cgroup-root", "DIR", "cgroup v2 directory the socket hooks attach to (default: the cgroup2 root, mounted at /run/bpfproxy/cgroupv2 if needed)",
-       [](DaemonConfig& c, const std::string& v) { return SetString(c.datapath.cgroup_root, v); }},
-      {"bpf-lb-services-max", "N", "capacity of the services and members maps (default 2097152)",
-       [](DaemonConfig& c, const std::string& v) { return SetCount(c.datapath.capacity.services, v); }},
-      {"bpf-lb-backends-max", "N", "capacity of the backends map (default 1048576)",
-       [](DaemonConfig& c, const std::string& v) { return SetCount(c.datapath.capacity.backends, v); }},
-      {"bpf-lb-sockets-max", "N", "capacity of each per-socket LRU map (default 262144); sizes apply to maps created by this start",
-       [](DaemonConfig& c, const std::string& v) { return SetCount(c.datapath.capacity.sockets, v); }},
-      {"socket-lb", "all|host-only", "which sockets the cgroup hooks translate: all (default) or only the host network namespace's",
-       [](DaemonConfig& c, const std::string& v) {
-         if (v == "all") return c.socket_lb = SocketLbMode::kAll, true;
-         if (v == "host-only") return c.socket_lb = SocketLbMode::kHostOnly, true;
-         return false;
-       }},
-      {"per-packet-lb", "", "translate NodePort, externalIP and LoadBalancer traffic from outside with tc programs (default true; false: socket LB only)",
-       [](DaemonConfig& c, const std::string& v) { return SetBool(c.per_packet_lb, v); }},
-      {"devices", "DEV[,DEV]", "devices the tc programs attach to (default: those that carry the node's addresses)",
-       [](DaemonConfig& c, const std::string& v) { return SetList(c.devices, v); }},
-      {"nodeport-addresses", "CIDR[,CIDR]|primary", "node addresses that serve NodePorts (default: all)",
-       [](DaemonConfig& c, const std::string& v) { return SetList(c.nodeport_addresses, v); }},
-      {"healthz-bind-address", "IP:PORT", "address of /healthz and /livez (default 0.0.0.0:10256)",
-       [](DaemonConfig& c, const std::string& v) { return SetString(c.healthz_bind_address, v); }},
-      {"metrics-bind-address", "IP:PORT", "address of /metrics (default 127.0.0.1:10249)",
-       [](DaemonConfig& c, const std::string& v) { return SetString(c.metrics_bind_address, v); }},
-      {"frontends-file", "FILE", "program static frontends from FILE (JSON) instead of watching an API server; re-read on SIGHUP",
-       [](DaemonConfig& c, const std::string& v) { return SetString(c.frontends_file, v); }},
-      {"cleanup", "", "detach the programs, remove every pin under --bpf-root, and exit",
-       [](DaemonConfig& c, const std::string& v) { return SetBool(c.cleanup, v); }},
-      {"v", "N", "log verbosity (klog levels)",
-       [](DaemonConfig& c, const std::string& v) { return absl::SimpleAtoi(v, &c.verbosity) && c.verbosity >= 0; }},
-      {"help", "", "this text", [](DaemonConfig& c, const std::string& v) { return SetBool(c.help, v); }},
-  };
-  return *flags;
-}
+using flags_internal::AllFlags;
+using flags_internal::Flag;
+using flags_internal::FlagState;
+using flags_internal::Group;
+using flags_internal::WithConfigFile;
 
 const Flag* Find(const std::string& name) {
-  for (const Flag& f : Flags()) {
+  for (const Flag& f : AllFlags()) {
     if (name == f.name) return &f;
   }
   return nullptr;
 }
 
-}  // namespace
+// One flag of the command line, found in the table, with its value.
+struct FlagUse {
+  const Flag* flag;
+  std::string value;
+  std::string text() const { return absl::StrCat("--", flag->name, "=", value); }
+};
 
-absl::StatusOr<DaemonConfig> ParseFlags(const std::vector<std::string>& args) {
-  DaemonConfig config;
+// Splits |args| into flags and values with pflag's rules: --name=value,
+// --name value, -name, booleans without a value; "_" is "-" in names.
+absl::StatusOr<std::vector<FlagUse>> Tokenize(const std::vector<std::string>& args) {
+  std::vector<FlagUse> uses;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     size_t dashes = absl::StartsWith(arg, "--") ? 2 : absl::StartsWith(arg, "-") ? 1 : 0;
@@ -124,30 +48,154 @@ absl::StatusOr<DaemonConfig> ParseFlags(const std::vector<std::string>& args) {
       name = name.substr(0, eq);
       has_value = true;
     }
+    name = absl::StrReplaceAll(name, {{"_", "-"}});
     if (name == "h") name = "help";
     const Flag* flag = Find(name);
     if (flag == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
-    bool is_bool = *flag->value_name == '\0';
-    if (!has_value && is_bool) {
+    if (!has_value && flag->is_bool()) {
       value = "true";
     } else if (!has_value) {
       if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat("flag --", name, " needs a value"));
       value = args[++i];
     }
-    if (!flag->set(config, value)) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid value \"", value, "\" for flag --", name));
+    uses.push_back({flag, std::move(value)});
+  }
+  return uses;
+}
+
+absl::Status Set(FlagState& state, const FlagUse& use, absl::btree_set<std::string>& seen) {
+  state.current = use.text();
+  state.repeated = !seen.insert(use.flag->name).second;
+  absl::Status s = use.flag->set(state, use.value);
+  if (s.ok()) return s;
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid value \"", use.value, "\" for flag --", use.flag->name, ": ", s.message()));
+}
+
+// kube-proxy's processV1Alpha1Flags: the iptables periods apply unless the
+// mode is ipvs, the ipvs ones only then (nftables takes the iptables flags).
+void ResolveSyncPeriods(FlagState& state, const std::vector<FlagUse>& uses) {
+  bool ipvs = state.config.proxy_mode == "ipvs";
+  auto pick = [](const std::optional<absl::Duration>& v, absl::Duration& out) {
+    if (v) out = *v;
+  };
+  pick(ipvs ? state.ipvs_sync : state.iptables_sync, state.config.sync_period);
+  pick(ipvs ? state.ipvs_min_sync : state.iptables_min_sync, state.config.min_sync_period);
+  for (const FlagUse& use : uses) {
+    bool is_ipvs_flag = absl::StartsWith(use.flag->name, "ipvs-") && absl::EndsWith(use.flag->name, "sync-period");
+    bool is_iptables_flag =
+        absl::StartsWith(use.flag->name, "iptables-") && absl::EndsWith(use.flag->name, "sync-period");
+    if ((is_ipvs_flag && !ipvs) || (is_iptables_flag && ipvs)) {
+      state.config.ignored.push_back(
+          {use.text(), ipvs ? "with --proxy-mode=ipvs, kube-proxy takes the --ipvs-* sync periods instead"
+                            : "kube-proxy takes this only with --proxy-mode=ipvs; the --iptables-* sync periods "
+                              "apply"});
     }
   }
+}
+
+absl::Status ValidateSyncPeriods(const DaemonConfig& c, absl::string_view sync_name, absl::string_view min_name) {
+  if (c.sync_period <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(sync_name, " must be greater than 0"));
+  }
+  if (c.min_sync_period < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(min_name, " must not be negative"));
+  }
+  if (c.min_sync_period > c.sync_period) {
+    return absl::InvalidArgumentError(absl::StrCat(min_name, " (", FormatGoDuration(c.min_sync_period),
+                                                   ") must not exceed ", sync_name, " (",
+                                                   FormatGoDuration(c.sync_period), ")"));
+  }
+  return absl::OkStatus();
+}
+
+// kube-proxy's addressFromDeprecatedFlags: port 0 disables the server, any
+// other port is added to an address given without one.
+void ApplyDeprecatedPort(const std::optional<int>& port, std::string& address) {
+  if (!port) return;
+  if (*port == 0) {
+    address.clear();
+  } else if (!address.empty()) {
+    address = AppendPortIfNeeded(address, *port);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<DaemonConfig> ParseFlags(const std::vector<std::string>& args) {
+  absl::StatusOr<std::vector<FlagUse>> uses = Tokenize(args);
+  if (!uses.ok()) return uses.status();
+  DaemonConfig config;
+  FlagState state{.config = config};
+  absl::btree_set<std::string> seen;
+  for (const FlagUse& use : *uses) {
+    if (absl::Status s = Set(state, use, seen); !s.ok()) return s;
+  }
+  ResolveSyncPeriods(state, *uses);
+  const char* sync_flag = config.proxy_mode == "ipvs" ? "--ipvs-sync-period" : "--iptables-sync-period";
+  const char* min_flag = config.proxy_mode == "ipvs" ? "--ipvs-min-sync-period" : "--iptables-min-sync-period";
+  if (absl::Status s = ValidateSyncPeriods(config, sync_flag, min_flag); !s.ok()) return s;
+  ApplyDeprecatedPort(state.healthz_port, config.healthz_bind_address);
+  ApplyDeprecatedPort(state.metrics_port, config.metrics_bind_address);
   return config;
 }
 
+absl::Status ApplyFlagsOverConfigFile(const std::vector<std::string>& args, DaemonConfig& from_file) {
+  absl::StatusOr<std::vector<FlagUse>> uses = Tokenize(args);
+  if (!uses.ok()) return uses.status();
+  FlagState state{.config = from_file};
+  absl::btree_set<std::string> seen;
+  for (const FlagUse& use : *uses) {
+    if (use.flag->with_config == WithConfigFile::kFlagApplies) {
+      if (absl::Status s = Set(state, use, seen); !s.ok()) return s;
+      continue;
+    }
+    // Still validated (kube-proxy parses every flag before it reads
+    // --config), then dropped: the file's setting stands.
+    DaemonConfig scratch;
+    FlagState check{.config = scratch, .current = use.text()};
+    if (absl::Status s = use.flag->set(check, use.value); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid value \"", use.value, "\" for flag --", use.flag->name, ": ", s.message()));
+    }
+    if (scratch.ignored.empty()) {
+      from_file.ignored.push_back({use.text(), "the --config file's setting wins (as with kube-proxy)"});
+    }
+    from_file.ignored.insert(from_file.ignored.end(), scratch.ignored.begin(), scratch.ignored.end());
+  }
+  return absl::OkStatus();
+}
+
 std::string FlagsUsage() {
-  std::string out = "Usage: bpfproxy [flags]\n\n";
-  for (const Flag& f : Flags()) {
-    std::string left = absl::StrCat("--", f.name, *f.value_name ? absl::StrCat("=", f.value_name) : "");
-    absl::StrAppendFormat(&out, "  %-34s %s\n", left, f.help);
+  struct Section {
+    Group group;
+    const char* title;
+  };
+  std::string out =
+      "Usage: bpfproxy [flags]\n\n"
+      "bpfproxy replaces kube-proxy: it takes kube-proxy's flags and its --config file (a\n"
+      "KubeProxyConfiguration), and serves Services from eBPF programs instead of iptables/ipvs rules.\n";
+  for (const Section& section :
+       {Section{Group::kKubeProxy, "kube-proxy flags"},
+        Section{Group::kIgnored, "kube-proxy flags accepted and ignored (logged once)"},
+        Section{Group::kLogging, "Logging flags ([ignored] ones are accepted and logged once)"},
+        Section{Group::kBpfproxy, "bpfproxy flags (not part of the --config file)"}}) {
+    absl::StrAppend(&out, "\n", section.title, ":\n");
+    for (const Flag& f : AllFlags()) {
+      if (f.group != section.group) continue;
+      std::string left = absl::StrCat("--", f.name, f.is_bool() ? "" : absl::StrCat("=", f.value_name));
+      std::string help = f.ignored && f.group != Group::kIgnored ? absl::StrCat("[ignored] ", f.help) : f.help;
+      if (*f.default_value != '\0') absl::StrAppend(&help, " (default ", f.default_value, ")");
+      absl::StrAppendFormat(&out, "  %-40s %s\n", left, help);
+    }
   }
   return out;
+}
+
+std::vector<std::string> FlagNames() {
+  std::vector<std::string> names;
+  for (const Flag& f : AllFlags()) names.push_back(f.name);
+  return names;
 }
 
 }  // namespace bpfproxy
