@@ -30,6 +30,8 @@ class ApiWatcher::Handler : public k8s::ObjectHandler {
  private:
   void Apply(const nlohmann::json& object, bool remove) {
     absl::Status s;
+    size_t pending_services = 0, pending_endpoints = 0;
+    std::optional<k8s::Node> node;
     {
       absl::MutexLock lock(&w_->mu_);
       ServiceTracker& t = w_->tracker_;
@@ -42,8 +44,11 @@ class ApiWatcher::Handler : public k8s::ObjectHandler {
           break;
         case Kind::kNode:
           s = remove ? t.DeleteNode(object) : t.UpsertNode(object);
+          node = t.node();
           break;
       }
+      pending_services = t.pending_service_changes();
+      pending_endpoints = t.pending_endpoint_changes();
     }
     if (!s.ok()) {
       ++w_->rejected_;
@@ -51,17 +56,40 @@ class ApiWatcher::Handler : public k8s::ObjectHandler {
       return;
     }
     w_->proxier_->NotifyChanged();
+    SyncObserver* observer = w_->options_.observer;
+    if (observer == nullptr) return;
+    if (kind_ == Kind::kNode) {
+      observer->OnNode(node);
+      return;
+    }
+    // As kube-proxy's QueuedUpdate: only once the first sync can run (the
+    // initial LIST is not "pending"), and only when something is pending.
+    if (w_->proxier_->ready() && pending_services + pending_endpoints > 0) {
+      observer->OnChangeQueued(absl::Now(), pending_services, pending_endpoints);
+    }
   }
 
   ApiWatcher* w_;
   Kind kind_;
 };
 
-ApiWatcher::ApiWatcher(k8s::ApiClient* client, Reconciler* reconciler, ApiWatcherOptions options)
-    : options_(std::move(options)), tracker_(TrackerConfig{.node_name = options_.node_name,
-                                                           .service_proxy_name = options_.service_proxy_name}) {
+namespace {
+
+TrackerConfig TrackerConfigOf(const ApiWatcherOptions& options, const ProxierTargets& targets) {
+  TrackerConfig config{.node_name = options.node_name,
+                       .service_proxy_name = options.service_proxy_name,
+                       .views = options.views};
+  config.views.external_view = targets.external != nullptr && targets.policies != nullptr;
+  return config;
+}
+
+}  // namespace
+
+ApiWatcher::ApiWatcher(k8s::ApiClient* client, ProxierTargets targets, ApiWatcherOptions options)
+    : options_(std::move(options)), tracker_(TrackerConfigOf(options_, targets)) {
   source_ = std::make_unique<TrackerSource>(&mu_, &tracker_);
-  proxier_ = std::make_unique<Proxier>(source_.get(), reconciler, options_.proxier);
+  proxier_ = std::make_unique<Proxier>(source_.get(), targets, options_.proxier);
+  proxier_->SetObserver([this](const SyncReport& report) { OnSync(report); });
   std::string selector = ProxyLabelSelector(options_.service_proxy_name);
   auto make = [&](Handler::Kind kind, k8s::ResourceRequest request) {
     handlers_.push_back(std::make_unique<Handler>(this, kind));
@@ -77,16 +105,43 @@ ApiWatcher::ApiWatcher(k8s::ApiClient* client, Reconciler* reconciler, ApiWatche
                                       .name_for_logs = "node"});
 }
 
-absl::StatusOr<std::unique_ptr<ApiWatcher>> ApiWatcher::Start(k8s::ApiClient* client, Reconciler* reconciler,
+absl::StatusOr<std::unique_ptr<ApiWatcher>> ApiWatcher::Start(k8s::ApiClient* client, ProxierTargets targets,
                                                                ApiWatcherOptions options) {
   if (options.node_name.empty()) return absl::InvalidArgumentError("the node name is empty");
-  std::unique_ptr<ApiWatcher> w(new ApiWatcher(client, reconciler, std::move(options)));
+  if (targets.socket == nullptr) return absl::InvalidArgumentError("no reconciler for the socket view");
+  if ((targets.external == nullptr) != (targets.policies == nullptr)) {
+    return absl::InvalidArgumentError("the external view needs both its reconciler and its policy maps");
+  }
+  if (targets.external == nullptr && options.views.cluster_ips_in_external_view) {
+    KLOG(WARNING) << "ClusterIPs are to be translated per packet, but the per-packet path is off: "
+                     "pods' traffic to ClusterIPs is not translated";
+  }
+  std::unique_ptr<ApiWatcher> w(new ApiWatcher(client, targets, std::move(options)));
   w->sync_thread_ = std::thread([p = w->proxier_.get()] { p->Run(); });
   w->node_->Start();
   w->services_->Start();
   w->slices_->Start();
   KLOG(INFO) << "Watching Services and EndpointSlices for node " << w->options_.node_name;
   return w;
+}
+
+void ApiWatcher::OnSync(const SyncReport& report) {
+  // Drained on every sync, observed or not, so that nothing piles up.
+  TrackerSource::ChangeStats changes = source_->TakeChangeStats();
+  if (options_.observer == nullptr) return;
+  SyncStats stats;
+  stats.report = report;
+  stats.finished = absl::Now();
+  stats.service_changes = changes.service_changes;
+  stats.endpoint_changes = changes.endpoint_changes;
+  stats.trigger_times = std::move(changes.trigger_times);
+  {
+    absl::MutexLock lock(&mu_);
+    stats.no_local_endpoints_internal = tracker_.no_local_endpoints_internal();
+    stats.no_local_endpoints_external = tracker_.no_local_endpoints_external();
+    stats.health_checks = tracker_.HealthCheckServices();
+  }
+  options_.observer->OnSync(stats);
 }
 
 ApiWatcher::~ApiWatcher() {

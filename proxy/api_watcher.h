@@ -1,6 +1,9 @@
 // ApiWatcher wires the API server to the datapath: three reflectors
 // (Services, EndpointSlices, this Node) feed the ServiceTracker, and the
-// Proxier applies what changed to the reconciler on its own thread.
+// Proxier applies what changed to the datapath's views on its own thread:
+// the socket view always, the external view (per-packet path) when its
+// reconciler and policy maps are given. A SyncObserver, if given, hears of
+// queued changes, of every sync and of this node's Node object.
 #ifndef BPFPROXY_PROXY_API_WATCHER_H_
 #define BPFPROXY_PROXY_API_WATCHER_H_
 
@@ -18,6 +21,7 @@
 #include "proxy/proxier.h"
 #include "proxy/reconciler.h"
 #include "proxy/service_tracker.h"
+#include "proxy/sync_observer.h"
 #include "proxy/tracker_source.h"
 
 namespace bpfproxy {
@@ -27,8 +31,14 @@ struct ApiWatcherOptions {
   // kube-proxy's --service-proxy-name selection: empty selects Services with
   // no service.kubernetes.io/service-proxy-name label.
   std::string service_proxy_name;
+  // NodePort addresses and the host-only ClusterIP switch. |external_view|
+  // is ignored: Start() turns it on when the external targets are given.
+  ViewConfig views;
   ProxierOptions proxier;
   k8s::ReflectorOptions reflector;
+  // Not owned; may be null. Called from the reflectors' threads and the
+  // sync thread (see sync_observer.h); must outlive the ApiWatcher.
+  SyncObserver* observer = nullptr;
 };
 
 // The label selector kube-proxy lists Services and EndpointSlices with.
@@ -36,9 +46,16 @@ std::string ProxyLabelSelector(const std::string& service_proxy_name);
 
 class ApiWatcher {
  public:
-  // Starts the reflectors and the sync thread.
-  static absl::StatusOr<std::unique_ptr<ApiWatcher>> Start(k8s::ApiClient* client, Reconciler* reconciler,
+  // Starts the reflectors and the sync thread. |targets.socket| is
+  // required; |targets.external| and |targets.policies| go together (both
+  // null: no per-packet path). The targets must outlive the ApiWatcher.
+  static absl::StatusOr<std::unique_ptr<ApiWatcher>> Start(k8s::ApiClient* client, ProxierTargets targets,
                                                            ApiWatcherOptions options);
+  // The socket view only.
+  static absl::StatusOr<std::unique_ptr<ApiWatcher>> Start(k8s::ApiClient* client, Reconciler* reconciler,
+                                                           ApiWatcherOptions options) {
+    return Start(client, ProxierTargets{.socket = reconciler}, std::move(options));
+  }
   // Stops the reflectors, then the sync thread. Nothing is flushed.
   ~ApiWatcher();
   ApiWatcher(const ApiWatcher&) = delete;
@@ -53,7 +70,9 @@ class ApiWatcher {
  private:
   class Handler;
 
-  ApiWatcher(k8s::ApiClient* client, Reconciler* reconciler, ApiWatcherOptions options);
+  ApiWatcher(k8s::ApiClient* client, ProxierTargets targets, ApiWatcherOptions options);
+  // The proxier's observer: fills SyncStats for |options_.observer|.
+  void OnSync(const SyncReport& report);
 
   ApiWatcherOptions options_;
   absl::Mutex mu_;  // Guards the tracker: reflector threads write, the proxier reads.

@@ -119,6 +119,16 @@ bool SameService(const std::optional<k8s::Service>& a, const std::optional<k8s::
   return a_without_version == *b;
 }
 
+// The IPs of this node's ready endpoints: the health check counts those,
+// not terminating ones, and ignores topology.
+absl::btree_set<IpAddress> LocalReadyIps(const EndpointSet& endpoints) {
+  absl::btree_set<IpAddress> ips;
+  for (const auto& [address, ep] : endpoints) {
+    if (ep.ready && ep.local) ips.insert(address.ip);
+  }
+  return ips;
+}
+
 }  // namespace
 
 std::string ServiceName::ToString() const { return absl::StrCat(namespace_, "/", name); }
@@ -271,7 +281,8 @@ std::vector<ServicePortState> ServiceTracker::PortStates(const ServiceName& name
     for (const k8s::ServicePort& port : service.ports) {
       EndpointSet endpoints = CollectEndpoints(slices, type, port, config_.node_name);
       states.push_back(ServicePortState{port.name, family, L4Address{*cluster_ip, port.port, port.protocol},
-                                        Categorize(endpoints, config_.node_name, zone_)});
+                                        port.node_port, Categorize(endpoints, config_.node_name, zone_),
+                                        LocalReadyIps(endpoints)});
     }
   }
   absl::c_stable_sort(states, [](const ServicePortState& a, const ServicePortState& b) {
@@ -280,30 +291,38 @@ std::vector<ServicePortState> ServiceTracker::PortStates(const ServiceName& name
   return states;
 }
 
-ServiceFrontends ServiceTracker::Compute(const ServiceName& name) const {
-  ServiceFrontends out;
-  std::vector<ServicePortState> states = PortStates(name);
-  if (states.empty()) return out;
-  const bool internal_local = services_.at(name).internal_traffic_policy == k8s::TrafficPolicy::kLocal;
-  for (ServicePortState& state : states) {
-    const CategorizedEndpoints& endpoints = state.endpoints;
-    out.frontends[state.cluster_ip] = internal_local ? endpoints.local : endpoints.cluster;
-    // kube-proxy: no endpoints at all is REJECT; endpoints, but none on this
-    // node with internalTrafficPolicy Local, is DROP.
-    if (internal_local && endpoints.local.empty() && endpoints.has_any) out.drop.insert(state.cluster_ip);
+ServiceFrontends ServiceTracker::Compute(const ServiceName& name, const std::vector<ServicePortState>& states) const {
+  if (states.empty()) return {};
+  return ComputeViews(services_.at(name), states, config_.views);
+}
+
+void ServiceTracker::NoteStatus(const ServiceName& name, const std::vector<ServicePortState>& states) {
+  ServiceStatus now;
+  if (!states.empty()) now = ComputeStatus(services_.at(name), states);
+  auto it = status_.find(name);
+  if (it != status_.end()) {
+    no_local_internal_ -= it->second.no_local_endpoints_internal;
+    no_local_external_ -= it->second.no_local_endpoints_external;
+    status_.erase(it);
   }
-  return out;
+  if (now.empty()) return;
+  no_local_internal_ += now.no_local_endpoints_internal;
+  no_local_external_ += now.no_local_endpoints_external;
+  status_.emplace(name, std::move(now));
 }
 
 absl::btree_map<ServiceName, FrontendChange> ServiceTracker::TakeChanges() {
   absl::btree_map<ServiceName, FrontendChange> changes;
   static const ServiceFrontends* const kNothing = new ServiceFrontends();
   for (const ServiceName& name : dirty_) {
-    ServiceFrontends now = Compute(name);
+    const std::vector<ServicePortState> states = PortStates(name);
+    NoteStatus(name, states);
+    ServiceFrontends now = Compute(name, states);
     auto taken = taken_.find(name);
     const ServiceFrontends& before = taken == taken_.end() ? *kNothing : taken->second;
     if (now == before) continue;
-    changes.emplace(name, FrontendChange{before.frontends, now.frontends, before.drop, now.drop});
+    changes.emplace(name, FrontendChange{before.frontends, now.frontends, before.drop, now.drop, before.external,
+                                         now.external});
     if (now.empty()) {
       taken_.erase(taken);
     } else {
@@ -316,22 +335,36 @@ absl::btree_map<ServiceName, FrontendChange> ServiceTracker::TakeChanges() {
   return changes;
 }
 
-ServiceFrontends ServiceTracker::All() const {
+ServiceFrontends ServiceTracker::AllViews() const {
   ServiceFrontends all;
   for (const auto& [name, service] : services_) {
-    ServiceFrontends one = Compute(name);
+    ServiceFrontends one = Compute(name, PortStates(name));
     for (auto& [frontend, backends] : one.frontends) {
       // First by name wins: see AllFrontends().
       if (!all.frontends.try_emplace(frontend, std::move(backends)).second) continue;
       if (one.drop.contains(frontend)) all.drop.insert(frontend);
     }
+    for (auto& [frontend, backends] : one.external.frontends) {
+      if (all.external.frontends.contains(frontend)) continue;
+      all.external.Set(frontend, std::move(backends), one.external.PolicyOf(frontend));
+    }
   }
   return all;
 }
 
-DesiredFrontends ServiceTracker::AllFrontends() const { return All().frontends; }
+DesiredFrontends ServiceTracker::AllFrontends() const { return AllViews().frontends; }
 
-absl::btree_set<L4Address> ServiceTracker::AllDropFrontends() const { return All().drop; }
+absl::btree_set<L4Address> ServiceTracker::AllDropFrontends() const { return AllViews().drop; }
+
+ExternalFrontends ServiceTracker::AllExternalFrontends() const { return AllViews().external; }
+
+std::vector<HealthCheckService> ServiceTracker::HealthCheckServices() const {
+  std::vector<HealthCheckService> out;
+  for (const auto& [name, status] : status_) {
+    if (status.health_check.has_value()) out.push_back(*status.health_check);
+  }
+  return out;
+}
 
 std::vector<absl::Time> ServiceTracker::TakeTriggerTimes() {
   std::vector<absl::Time> times;

@@ -1,7 +1,8 @@
 // ServiceTracker: kube-proxy's ServiceChangeTracker and EndpointSliceCache
 // in one. It holds the current Services, their EndpointSlices (by slice
-// name) and this node's Node, and computes each Service's frontends for the
-// socket LB (ClusterIP only, for now) with kube-proxy's rules
+// name) and this node's Node, and computes each Service's frontends in both
+// views of the datapath (proxy/service_views.h: the socket view for pods and
+// the node, the external view for clients outside) with kube-proxy's rules
 // (shared/KUBE_PROXY_REFERENCE.md, pkg/proxy topology.go):
 //   - ExternalName and headless Services program nothing; so do Services
 //     kube-proxy's watch selector would not deliver (headless label,
@@ -14,17 +15,18 @@
 //     non-terminating one wins;
 //   - cluster endpoints are the ready ones after topology filtering, else the
 //     serving-and-terminating ones; local endpoints the same on this node;
-//     internalTrafficPolicy Local uses the local ones.
+//     internalTrafficPolicy Local uses the local ones; externalTrafficPolicy
+//     Local (NodePort and LoadBalancer Services) the local ones for traffic
+//     from outside.
 //
 // Verdicts: a frontend with no backends is in DesiredFrontends with an empty
 // list, which the datapath answers with "connection refused" (kube-proxy's
-// REJECT). When kube-proxy would DROP instead (internalTrafficPolicy Local,
-// no local endpoint, but usable endpoints elsewhere), the frontend is also
-// listed in a separate |drop| set. The datapath can only refuse today, so a
-// caller that ignores the set refuses those connections; one that honours
-// it can drop them once the datapath learns how. Keeping the frontend (rather
-// than leaving it out) matters: without an entry, the traffic would leak to
-// the network.
+// REJECT). When kube-proxy would DROP instead (a Local policy, no local
+// endpoint, but usable endpoints elsewhere), the socket view lists the
+// frontend in a separate |drop| set (the socket hooks can only refuse, so
+// a caller refuses those connections), and the external view gives it
+// LB_POL_F_DROP_NO_BACKEND. Keeping the frontend (rather than leaving it
+// out) matters: without an entry, the traffic would leak to the network.
 //
 // Not thread-safe: the caller holds a mutex.
 #ifndef BPFPROXY_PROXY_SERVICE_TRACKER_H_
@@ -45,6 +47,8 @@
 #include "nlohmann/json.hpp"
 #include "proxy/ip_address.h"
 #include "proxy/reconciler.h"
+#include "proxy/service_views.h"
+#include "proxy/sync_observer.h"
 
 namespace bpfproxy {
 
@@ -66,43 +70,17 @@ struct TrackerConfig {
   // and would inflate the latency metric (kube-proxy does the same).
   // Unset: the time the tracker is constructed.
   std::optional<absl::Time> start_time = std::nullopt;
-};
-
-// What one Service programs.
-struct ServiceFrontends {
-  DesiredFrontends frontends;
-  // Frontends of |frontends| (all without backends) whose traffic kube-proxy
-  // drops rather than rejects. See the file comment.
-  absl::btree_set<L4Address> drop;
-  bool empty() const { return frontends.empty(); }
-  bool operator==(const ServiceFrontends&) const = default;
+  // NodePort addresses and which views to compute.
+  ViewConfig views = {};
 };
 
 struct FrontendChange {
   DesiredFrontends previous, current;
   // The |drop| sets that go with |previous| and |current|.
   absl::btree_set<L4Address> previous_drop, current_drop;
+  // The external view (empty unless TrackerConfig::views.external_view).
+  ExternalFrontends external_previous, external_current;
   bool operator==(const FrontendChange&) const = default;
-};
-
-// kube-proxy's CategorizeEndpoints for one Service port in one IP family.
-// Each list is sorted and holds endpoint IP:targetPort/protocol.
-struct CategorizedEndpoints {
-  std::vector<L4Address> cluster;  // Ready (topology-filtered), else serving and terminating.
-  std::vector<L4Address> local;    // The same rule on this node's endpoints.
-  bool has_any = false;            // A ready or serving-terminating endpoint exists anywhere.
-  bool operator==(const CategorizedEndpoints&) const = default;
-};
-
-// One Service port in one IP family with its endpoints: what every kind of
-// frontend is computed from (ClusterIP now; NodePort, externalIPs and LB IPs
-// will use |endpoints| with the external policy).
-struct ServicePortState {
-  std::string port_name;
-  k8s::IpFamily family = k8s::IpFamily::kIPv4;
-  L4Address cluster_ip;  // ClusterIP:port/protocol.
-  CategorizedEndpoints endpoints;
-  bool operator==(const ServicePortState&) const = default;
 };
 
 class ServiceTracker {
@@ -130,6 +108,9 @@ class ServiceTracker {
   // ClusterIP is reused), the first by name wins.
   DesiredFrontends AllFrontends() const;
   absl::btree_set<L4Address> AllDropFrontends() const;
+  ExternalFrontends AllExternalFrontends() const;
+  // All three in one pass.
+  ServiceFrontends AllViews() const;
 
   // Pending (not yet taken) changes, for metrics: Services whose trimmed
   // object differs from what the last TakeChanges() saw, and EndpointSlice
@@ -144,6 +125,16 @@ class ServiceTracker {
   // The computed ports of one Service, sorted by family then port name
   // (empty when it programs nothing): for health checks and debugging.
   std::vector<ServicePortState> PortStates(const ServiceName& name) const;
+
+  // As of the last TakeChanges(), so that they describe what was handed out
+  // to be programmed: Service ports with a Local traffic policy and
+  // endpoints, but none on this node (kube-proxy's
+  // sync_proxy_rules_no_local_endpoints_total), and every Service with a
+  // health check node port with its local ready endpoints, sorted by
+  // namespace/name.
+  size_t no_local_endpoints_internal() const { return no_local_internal_; }
+  size_t no_local_endpoints_external() const { return no_local_external_; }
+  std::vector<HealthCheckService> HealthCheckServices() const;
   // This node's Node object, once seen.
   const std::optional<k8s::Node>& node() const { return node_; }
 
@@ -152,8 +143,10 @@ class ServiceTracker {
   using SlicesByName = absl::btree_map<std::string, k8s::EndpointSlice>;
 
   bool Programmed(const k8s::Service& service) const;
-  ServiceFrontends Compute(const ServiceName& name) const;
-  ServiceFrontends All() const;
+  // Both views of |name|, whose ports are |states| (PortStates()).
+  ServiceFrontends Compute(const ServiceName& name, const std::vector<ServicePortState>& states) const;
+  // Records |name|'s status as of this checkout.
+  void NoteStatus(const ServiceName& name, const std::vector<ServicePortState>& states);
   // Records a Service's new state (nullopt: gone) for the pending count.
   void NoteServiceChange(const ServiceName& name, const std::optional<k8s::Service>& now);
   // Removes a slice from the Service it belonged to, which it returns.
@@ -178,6 +171,10 @@ class ServiceTracker {
   absl::btree_map<ServiceName, std::optional<k8s::Service>> service_changes_;
   size_t endpoint_changes_ = 0;
   absl::btree_map<ServiceName, std::vector<absl::Time>> trigger_times_;
+  // Per Service whose status is not empty, as of the last checkout, and
+  // the sums of its counts.
+  absl::btree_map<ServiceName, ServiceStatus> status_;
+  size_t no_local_internal_ = 0, no_local_external_ = 0;
 };
 
 }  // namespace bpfproxy

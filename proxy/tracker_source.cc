@@ -1,9 +1,12 @@
 #include "proxy/tracker_source.h"
 
-#include <optional>
+#include <algorithm>
 
 namespace bpfproxy {
 namespace {
+
+using Claim = TrackerSource::Claim;
+using ClaimsByFrontend = TrackerSource::ClaimsByFrontend;
 
 // "Drop" frontends (internalTrafficPolicy: Local with no local endpoint):
 // the socket hooks cannot drop, so they are programmed with no backend and
@@ -14,53 +17,113 @@ DesiredFrontends WithDropsRefused(DesiredFrontends frontends, const absl::btree_
   return frontends;
 }
 
+ClaimsByFrontend SocketClaims(DesiredFrontends frontends, const absl::btree_set<L4Address>& drop) {
+  ClaimsByFrontend claims;
+  for (auto& [f, backends] : WithDropsRefused(std::move(frontends), drop)) claims[f].backends = std::move(backends);
+  return claims;
+}
+
+ClaimsByFrontend ExternalClaims(ExternalFrontends view) {
+  ClaimsByFrontend claims;
+  for (auto& [f, backends] : view.frontends) claims[f] = Claim{std::move(backends), view.PolicyOf(f)};
+  return claims;
+}
+
 }  // namespace
 
-const std::vector<L4Address>* TrackerSource::Owner(const L4Address& frontend) const {
+// ---- ClaimTable ----
+
+const Claim* TrackerSource::ClaimTable::Owner(const L4Address& frontend) const {
   auto it = claims_.find(frontend);
   if (it == claims_.end() || it->second.empty()) return nullptr;
   return &it->second.begin()->second;
 }
 
+void TrackerSource::ClaimTable::Touch(const L4Address& frontend) {
+  if (before_.contains(frontend)) return;
+  const Claim* owner = Owner(frontend);
+  before_[frontend] = owner ? std::optional(*owner) : std::nullopt;
+}
+
+void TrackerSource::ClaimTable::Apply(const ServiceName& name, const ClaimsByFrontend& previous,
+                                      ClaimsByFrontend current) {
+  for (const auto& [f, claim] : previous) {
+    Touch(f);
+    auto it = claims_.find(f);
+    if (it != claims_.end() && it->second.erase(name) > 0 && it->second.empty()) claims_.erase(it);
+  }
+  for (auto& [f, claim] : current) {
+    Touch(f);
+    claims_[f][name] = std::move(claim);
+  }
+}
+
+std::vector<TrackerSource::ClaimTable::Transition> TrackerSource::ClaimTable::TakeTransitions() {
+  std::vector<Transition> out;
+  for (auto& [f, was] : before_) {
+    const Claim* now = Owner(f);
+    std::optional<Claim> after = now ? std::optional(*now) : std::nullopt;
+    if (was == after) continue;
+    out.push_back(Transition{f, std::move(was), std::move(after)});
+  }
+  before_.clear();
+  return out;
+}
+
+// ---- TrackerSource ----
+
 std::vector<FrontendSource::Change> TrackerSource::TakeChanges() {
   absl::btree_map<ServiceName, FrontendChange> changes;
   {
     absl::MutexLock lock(mu_);
+    // The counts go with the changes they describe: taken together.
+    taken_.service_changes += tracker_->pending_service_changes();
+    taken_.endpoint_changes += tracker_->pending_endpoint_changes();
+    std::vector<absl::Time> times = tracker_->TakeTriggerTimes();
+    taken_.trigger_times.insert(taken_.trigger_times.end(), times.begin(), times.end());
     changes = tracker_->TakeChanges();
   }
-  // The owner of every touched frontend before this batch.
-  absl::btree_map<L4Address, std::optional<std::vector<L4Address>>> before;
-  auto touch = [&](const L4Address& f) {
-    if (before.contains(f)) return;
-    const std::vector<L4Address>* owner = Owner(f);
-    before[f] = owner ? std::optional(*owner) : std::nullopt;
-  };
   for (auto& [name, change] : changes) {
-    for (const auto& [f, backends] : WithDropsRefused(std::move(change.previous), change.previous_drop)) {
-      touch(f);
-      auto it = claims_.find(f);
-      if (it != claims_.end() && it->second.erase(name) > 0 && it->second.empty()) claims_.erase(it);
-    }
-    for (auto& [f, backends] : WithDropsRefused(std::move(change.current), change.current_drop)) {
-      touch(f);
-      claims_[f][name] = std::move(backends);
-    }
+    socket_.Apply(name, SocketClaims(std::move(change.previous), change.previous_drop),
+                  SocketClaims(std::move(change.current), change.current_drop));
+    external_.Apply(name, ExternalClaims(std::move(change.external_previous)),
+                    ExternalClaims(std::move(change.external_current)));
   }
   std::vector<Change> out;
-  for (const auto& [f, was] : before) {
-    const std::vector<L4Address>* now = Owner(f);
-    if (was.has_value() == (now != nullptr) && (!now || *was == *now)) continue;
+  for (ClaimTable::Transition& t : socket_.TakeTransitions()) {
     Change c;
-    if (was) c.previous[f] = *was;
-    if (now) c.current[f] = *now;
+    if (t.before) c.previous[t.frontend] = std::move(t.before->backends);
+    if (t.after) c.current[t.frontend] = std::move(t.after->backends);
+    out.push_back(std::move(c));
+  }
+  for (ClaimTable::Transition& t : external_.TakeTransitions()) {
+    Change c;
+    if (t.before) c.external_previous.Set(t.frontend, std::move(t.before->backends), std::move(t.before->policy));
+    if (t.after) c.external_current.Set(t.frontend, std::move(t.after->backends), std::move(t.after->policy));
     out.push_back(std::move(c));
   }
   return out;
 }
 
 DesiredFrontends TrackerSource::AllFrontends() {
+  ServiceFrontends all;
+  {
+    absl::MutexLock lock(mu_);
+    all = tracker_->AllViews();
+  }
+  return WithDropsRefused(std::move(all.frontends), all.drop);
+}
+
+ExternalFrontends TrackerSource::AllExternalFrontends() {
   absl::MutexLock lock(mu_);
-  return WithDropsRefused(tracker_->AllFrontends(), tracker_->AllDropFrontends());
+  return tracker_->AllExternalFrontends();
+}
+
+TrackerSource::ChangeStats TrackerSource::TakeChangeStats() {
+  ChangeStats out = std::move(taken_);
+  taken_ = ChangeStats{};
+  std::sort(out.trigger_times.begin(), out.trigger_times.end());
+  return out;
 }
 
 }  // namespace bpfproxy

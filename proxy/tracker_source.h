@@ -1,19 +1,24 @@
 // TrackerSource adapts the ServiceTracker to the Proxier. The tracker hands
 // out changes per Service; the datapath has one entry per frontend
-// (ClusterIP:port/protocol). When two Services claim one frontend — for a
-// moment during a relist, when one is deleted and another created with its
-// ClusterIP, or by misconfiguration — the frontend belongs to the first by
-// name, as ServiceTracker::AllFrontends() decides, and a Service giving it
-// up does not remove it from under the other. Changes come out per
-// frontend: {the owner's backends before, after}.
+// (IP:port/protocol) in each view. When two Services claim one frontend —
+// for a moment during a relist, when one is deleted and another created with
+// its ClusterIP; for externalIPs and LB IPs, whenever two Services list the
+// same address and port — the frontend belongs to the first by name, as
+// ServiceTracker::AllViews() decides, and a Service giving it up does not
+// remove it from under the other. Ownership is per view: the socket view and
+// the external view each have their own. Changes come out per frontend:
+// {the owner's backends (and, external, policy) before, after}.
 #ifndef BPFPROXY_PROXY_TRACKER_SOURCE_H_
 #define BPFPROXY_PROXY_TRACKER_SOURCE_H_
 
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "proxy/proxier.h"
 #include "proxy/service_tracker.h"
 
@@ -27,15 +32,53 @@ class TrackerSource : public FrontendSource {
   // Called on the proxier's thread only, like everything below.
   std::vector<Change> TakeChanges() override;
   DesiredFrontends AllFrontends() override;
+  ExternalFrontends AllExternalFrontends() override;
+
+  // What the TakeChanges() calls since the last TakeChangeStats() took from
+  // the tracker, for the sync's statistics (SyncStats).
+  struct ChangeStats {
+    size_t service_changes = 0;   // Services whose object changed.
+    size_t endpoint_changes = 0;  // EndpointSlice updates that changed endpoints.
+    std::vector<absl::Time> trigger_times;  // Sorted.
+  };
+  ChangeStats TakeChangeStats();
+
+  // One Service's claim on one frontend. The socket view's policy is always
+  // the default.
+  struct Claim {
+    std::vector<L4Address> backends;
+    FrontendPolicy policy;
+    bool operator==(const Claim&) const = default;
+  };
+  using ClaimsByFrontend = absl::btree_map<L4Address, Claim>;
+
+  // The claims on the frontends of one view, and who owns each.
+  class ClaimTable {
+   public:
+    struct Transition {
+      L4Address frontend;
+      std::optional<Claim> before, after;  // The owner's claim; nullopt: no owner.
+    };
+    // Service |name| gave up |previous| and claims |current|.
+    void Apply(const ServiceName& name, const ClaimsByFrontend& previous, ClaimsByFrontend current);
+    // The frontends whose owner's claim changed since the last call.
+    std::vector<Transition> TakeTransitions();
+
+   private:
+    const Claim* Owner(const L4Address& frontend) const;
+    void Touch(const L4Address& frontend);
+
+    // Frontend -> the Services whose last taken state has it -> their claim.
+    absl::flat_hash_map<L4Address, absl::btree_map<ServiceName, Claim>> claims_;
+    // The owner's claim before this batch, of every frontend touched.
+    absl::btree_map<L4Address, std::optional<Claim>> before_;
+  };
 
  private:
-  using Claims = absl::btree_map<ServiceName, std::vector<L4Address>>;
-  const std::vector<L4Address>* Owner(const L4Address& frontend) const;
-
   absl::Mutex* mu_;
   ServiceTracker* tracker_;
-  // Frontend -> the Services whose last taken state has it -> their backends.
-  absl::flat_hash_map<L4Address, Claims> claims_;
+  ClaimTable socket_, external_;
+  ChangeStats taken_;
 };
 
 }  // namespace bpfproxy
