@@ -19,13 +19,25 @@
 namespace bpfproxy {
 namespace {
 
+// The kernel's answers to tc queries that find nothing: libbpf passes them
+// on as warnings, but "no filter in our slot" and "no clsact yet" are
+// normal answers when attaching and cleaning up.
+bool IsExpectedTcAnswer(absl::string_view line) {
+  return absl::StrContains(line, "Kernel error message: Cannot find specified filter chain") ||
+         absl::StrContains(line, "Kernel error message: Filter with specified priority/protocol not found") ||
+         absl::StrContains(line, "Kernel error message: Parent Qdisc doesn't exists") ||
+         absl::StrContains(line, "Kernel error message: Exclusivity flag on, cannot modify");
+}
+
 int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG && log::Verbosity() < 6) return 0;
   char buf[1024];
   int n = vsnprintf(buf, sizeof(buf), format, args);
   std::string line(buf);
   while (!line.empty() && line.back() == '\n') line.pop_back();
-  if (level == LIBBPF_WARN) {
+  if (IsExpectedTcAnswer(line)) {
+    VLOG(4) << line;
+  } else if (level == LIBBPF_WARN) {
     KLOG(WARNING) << line;  // libbpf prefixes its own lines.
   } else {
     KLOG(INFO) << line;

@@ -2,15 +2,10 @@
 
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <sys/socket.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -19,70 +14,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "proxy/ip_prefix.h"
-#include "proxy/unique_fd.h"
+#include "proxy/rtnetlink.h"
 
 namespace bpfproxy {
 namespace {
 
-absl::Status NetlinkError(absl::string_view what, int err) {
-  return absl::InternalError(absl::StrCat("rtnetlink ", what, ": ", std::strerror(err)));
-}
-
-// Sends one RTM_GET* dump request and calls |on_message| for every reply
-// message until NLMSG_DONE.
-absl::Status Dump(uint16_t type, const void* request, size_t request_len, absl::string_view what,
-                  const std::function<void(const nlmsghdr&)>& on_message) {
-  UniqueFd fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-  if (!fd.valid()) return NetlinkError(absl::StrCat("socket for ", what), errno);
-  struct {
-    nlmsghdr header;
-    char payload[64];
-  } message{};
-  message.header.nlmsg_len = NLMSG_LENGTH(request_len);
-  message.header.nlmsg_type = type;
-  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  message.header.nlmsg_seq = 1;
-  std::memcpy(NLMSG_DATA(&message.header), request, request_len);
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (sendto(fd.get(), &message, message.header.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
-             sizeof(kernel)) < 0) {
-    return NetlinkError(absl::StrCat("request ", what), errno);
-  }
-  std::vector<nlmsghdr> buffer(32768 / sizeof(nlmsghdr));  // nlmsghdr-aligned storage.
-  while (true) {
-    // Peek at the datagram's size first: a dump message is never cut short.
-    ssize_t size = recv(fd.get(), nullptr, 0, MSG_PEEK | MSG_TRUNC);
-    if (size < 0 && errno == EINTR) continue;
-    if (size < 0) return NetlinkError(absl::StrCat("read ", what), errno);
-    if (static_cast<size_t>(size) > buffer.size() * sizeof(nlmsghdr)) buffer.resize(size / sizeof(nlmsghdr) + 1);
-    ssize_t n = recv(fd.get(), buffer.data(), buffer.size() * sizeof(nlmsghdr), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return NetlinkError(absl::StrCat("read ", what), errno);
-    int left = static_cast<int>(n);
-    for (const nlmsghdr* h = buffer.data(); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-      if (h->nlmsg_type == NLMSG_DONE) return absl::OkStatus();
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-        if (err->error == 0) continue;
-        return NetlinkError(what, -err->error);
-      }
-      on_message(*h);
-    }
-  }
-}
-
-// Calls |on_attr| for every attribute in [begin, begin + len).
-void ForEachAttr(const rtattr* begin, int len, const std::function<void(const rtattr&)>& on_attr) {
-  for (const rtattr* a = begin; RTA_OK(a, len); a = RTA_NEXT(a, len)) on_attr(*a);
-}
-
 std::string LinkKind(const rtattr& linkinfo) {
   std::string kind;
-  ForEachAttr(static_cast<const rtattr*>(RTA_DATA(&linkinfo)), RTA_PAYLOAD(&linkinfo), [&](const rtattr& a) {
-    if (a.rta_type != IFLA_INFO_KIND) return;
-    const char* text = static_cast<const char*>(RTA_DATA(&a));
-    kind.assign(text, strnlen(text, RTA_PAYLOAD(&a)));
+  ForEachRtattr(static_cast<const rtattr*>(RTA_DATA(&linkinfo)), RTA_PAYLOAD(&linkinfo), [&](const rtattr& a) {
+    if (a.rta_type == IFLA_INFO_KIND) kind = RtattrString(a);
   });
   return kind;
 }
@@ -91,18 +31,15 @@ absl::StatusOr<std::map<int, NetDevice>> DumpLinks() {
   std::map<int, NetDevice> links;
   ifinfomsg request{};
   request.ifi_family = AF_UNSPEC;
-  absl::Status s = Dump(RTM_GETLINK, &request, sizeof(request), "links", [&](const nlmsghdr& h) {
+  absl::Status s = RtnetlinkDump(RTM_GETLINK, &request, sizeof(request), "links", [&](const nlmsghdr& h) {
     if (h.nlmsg_type != RTM_NEWLINK) return;
     const auto* info = static_cast<const ifinfomsg*>(NLMSG_DATA(&h));
     NetDevice device;
     device.ifindex = info->ifi_index;
     device.up = (info->ifi_flags & IFF_UP) != 0;
     device.loopback = (info->ifi_flags & IFF_LOOPBACK) != 0;
-    ForEachAttr(IFLA_RTA(info), IFLA_PAYLOAD(&h), [&](const rtattr& a) {
-      if (a.rta_type == IFLA_IFNAME) {
-        const char* text = static_cast<const char*>(RTA_DATA(&a));
-        device.name.assign(text, strnlen(text, RTA_PAYLOAD(&a)));
-      }
+    ForEachRtattr(IFLA_RTA(info), IFLA_PAYLOAD(&h), [&](const rtattr& a) {
+      if (a.rta_type == IFLA_IFNAME) device.name = RtattrString(a);
       if (a.rta_type == IFLA_LINKINFO) device.kind = LinkKind(a);
     });
     links[device.ifindex] = std::move(device);
@@ -127,13 +64,13 @@ bool IsGlobalUnicast(const IpAddress& ip) {
 absl::Status DumpAddresses(std::map<int, NetDevice>& links) {
   ifaddrmsg request{};
   request.ifa_family = AF_UNSPEC;
-  return Dump(RTM_GETADDR, &request, sizeof(request), "addresses", [&](const nlmsghdr& h) {
+  return RtnetlinkDump(RTM_GETADDR, &request, sizeof(request), "addresses", [&](const nlmsghdr& h) {
     if (h.nlmsg_type != RTM_NEWADDR) return;
     const auto* info = static_cast<const ifaddrmsg*>(NLMSG_DATA(&h));
     if (info->ifa_scope != RT_SCOPE_UNIVERSE) return;
     uint32_t flags = info->ifa_flags;
     std::optional<IpAddress> address, local;
-    ForEachAttr(IFA_RTA(info), IFA_PAYLOAD(&h), [&](const rtattr& a) {
+    ForEachRtattr(IFA_RTA(info), IFA_PAYLOAD(&h), [&](const rtattr& a) {
       if (a.rta_type == IFA_FLAGS && RTA_PAYLOAD(&a) >= sizeof(uint32_t)) {
         std::memcpy(&flags, RTA_DATA(&a), sizeof(uint32_t));
       }
