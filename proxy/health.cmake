@@ -17,3 +17,7 @@ add_library(bpfproxy_health STATIC
 # to the proxier itself.
 target_link_libraries(bpfproxy_health PUBLIC
   bpfproxy_http_server bpfproxy_k8s_objects bpfproxy_k8s_reflector absl::synchronization absl::time)
+
+# The daemon's entry point to health and metrics (health_and_metrics.h).
+add_library(bpfproxy_health_and_metrics STATIC ${CMAKE_CURRENT_LIST_DIR}/health_and_metrics.cc)
+target_link_libraries(bpfproxy_health_and_metrics PUBLIC bpfproxy_health bpfproxy_metrics)

@@ -10,3 +10,9 @@ foreach(test http_server_test healthz_test health_check_server_test)
     gtest_discover_tests(${test})
   endif()
 endforeach()
+
+# The daemon's entry point to health and metrics, over HTTP.
+add_executable(health_and_metrics_test ${CMAKE_CURRENT_LIST_DIR}/health_and_metrics_test.cc)
+target_link_libraries(health_and_metrics_test PRIVATE
+  bpfproxy_health_and_metrics http_test_client exposition_parser GTest::gtest_main GTest::gmock)
+gtest_discover_tests(health_and_metrics_test)
