@@ -139,10 +139,10 @@ ProxyMetrics::ProxyMetrics() : registry_(std::make_shared<prometheus::Registry>(
 ProxyMetrics::~ProxyMetrics() = default;
 
 void ProxyMetrics::OnChangeQueued(absl::Time when, size_t pending_service_changes, size_t pending_endpoint_changes) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (when > last_queued_) last_queued_ = when;
-  }
+  // Under mu_, so that OnSync() clearing the pending counts cannot
+  // interleave with setting them.
+  absl::MutexLock lock(&mu_);
+  if (when > last_queued_) last_queued_ = when;
   last_queued_timestamp_->Set(UnixSeconds(when));
   service_changes_pending_->Set(static_cast<double>(pending_service_changes));
   endpoint_changes_pending_->Set(static_cast<double>(pending_endpoint_changes));

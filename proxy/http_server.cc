@@ -207,7 +207,8 @@ void Session::OnWrite(beast::error_code ec, bool keep_alive) {
 absl::Status Listener::Open(const tcp::endpoint& endpoint, bool dual_stack) {
   beast::error_code ec;
   acceptor_.open(endpoint.protocol(), ec);
-  if (ec) return absl::UnavailableError(ec.message());
+  // kUnimplemented: the kernel has no such address family.
+  if (ec) return absl::UnimplementedError(ec.message());
   if (dual_stack) acceptor_.set_option(net::ip::v6_only(false), ec);
   // As Go does: a restarted daemon can bind while old connections linger.
   acceptor_.set_option(net::socket_base::reuse_address(true), ec);
@@ -227,9 +228,9 @@ absl::Status Listener::Bind(const BindAddress& address) {
   absl::Status status;
   if (address.wildcard) {
     // Go listens dual-stack on a wildcard address; so do we, unless the
-    // kernel has no IPv6.
+    // kernel has no IPv6 (only then: a port taken on IPv6 is an error).
     status = Open(tcp::endpoint(net::ip::address_v6::any(), address.port), /*dual_stack=*/true);
-    if (!status.ok()) status = Open(tcp::endpoint(net::ip::address_v4::any(), address.port), false);
+    if (absl::IsUnimplemented(status)) status = Open(tcp::endpoint(net::ip::address_v4::any(), address.port), false);
   } else {
     status = Open(tcp::endpoint(ToAsio(address.ip), address.port), false);
   }
