@@ -198,6 +198,12 @@ Flag IgnoredFlag(const char* name, const char* value_name, const char* default_v
 constexpr char kConntrackReason[] =
     "bpfproxy leaves the nf_conntrack sysctls as they are (set them on the node if you relied on kube-proxy's)";
 constexpr char kIpvsReason[] = "bpfproxy creates no IPVS services";
+// kube-proxy tells pod traffic from external traffic (to masquerade the
+// latter) with these; bpfproxy knows it by where it translates: pods'
+// connections at the socket, packets from outside on the node's devices.
+constexpr char kLocalDetectionReason[] =
+    "bpfproxy needs no local-traffic detection: it translates pods' connections at the socket and packets from "
+    "outside on the node's devices";
 constexpr char kUserspaceReason[] = "removed from kube-proxy with the userspace mode";
 constexpr char kKlogReason[] = "bpfproxy's logger writes klog's text format to stderr and has no such setting";
 
@@ -241,22 +247,10 @@ std::vector<Flag> KubeProxyFlags() {
       {"nodeport-addresses", "CIDR[,CIDR]|primary", "", G::kKubeProxy, kFileWins,
        "node addresses that serve NodePorts: those in the CIDRs, or the Node's primary IPs (default: all)",
        List(&DaemonConfig::nodeport_addresses, ValidateNodePortAddresses)},
-      {"cluster-cidr", "CIDR[,CIDR]", "", G::kKubeProxy, kFileWins,
-       "the pods' CIDR (one per family); with detect-local-mode ClusterCIDR a source inside it is a pod",
-       List(&DaemonConfig::cluster_cidrs, ValidateClusterCidrs)},
-      {"detect-local-mode", "MODE", "ClusterCIDR", G::kKubeProxy, kFileWins,
-       "how pod traffic is told from external: ClusterCIDR, NodeCIDR, BridgeInterface, InterfaceNamePrefix",
-       [](FlagState& s, const std::string& v) {
-         if (absl::Status st = ValidateDetectLocalMode(v); !st.ok()) return st;
-         s.config.detect_local_mode = v;
-         return absl::OkStatus();
-       }},
-      {"pod-bridge-interface", "NAME", "", G::kKubeProxy, kFileWins,
-       "with detect-local-mode BridgeInterface: traffic from this bridge is local",
-       String(&DaemonConfig::pod_bridge_interface)},
-      {"pod-interface-name-prefix", "PREFIX", "", G::kKubeProxy, kFileWins,
-       "with detect-local-mode InterfaceNamePrefix: traffic from interfaces with this prefix is local",
-       String(&DaemonConfig::pod_interface_name_prefix)},
+      {"iptables-localhost-nodeports", "", "true", G::kKubeProxy, kFileWins,
+       "false: never serve NodePorts on 127.0.0.1 (true: on 127.0.0.1 too when --nodeport-addresses allows it, "
+       "like kube-proxy's iptables mode)",
+       Bool(&DaemonConfig::localhost_nodeports)},
       {"iptables-sync-period", "DURATION", "30s", G::kKubeProxy, kFileWins,
        "longest time between two full syncs of the datapath (must be > 0)", PendingDuration(&FlagState::iptables_sync)},
       {"iptables-min-sync-period", "DURATION", "1s", G::kKubeProxy, kFileWins,
@@ -302,8 +296,18 @@ std::vector<Flag> IgnoredFlags() {
                   CheckBool()),
       IgnoredFlag("iptables-masquerade-bit", "INT", "14", G::kIgnored, "bpfproxy marks no packets for iptables",
                   CheckInt(0, 31)),
-      IgnoredFlag("iptables-localhost-nodeports", "", "true", G::kIgnored,
-                  "a setting of kube-proxy's iptables rules, which bpfproxy does not write", CheckBool()),
+      IgnoredFlag("cluster-cidr", "CIDR[,CIDR]", "", G::kIgnored, kLocalDetectionReason,
+                  List(&DaemonConfig::cluster_cidrs, ValidateClusterCidrs)),
+      IgnoredFlag("detect-local-mode", "MODE", "ClusterCIDR", G::kIgnored, kLocalDetectionReason,
+                  [](FlagState& s, const std::string& v) {
+                    if (absl::Status st = ValidateDetectLocalMode(v); !st.ok()) return st;
+                    s.config.detect_local_mode = v;
+                    return absl::OkStatus();
+                  }),
+      IgnoredFlag("pod-bridge-interface", "NAME", "", G::kIgnored, kLocalDetectionReason,
+                  String(&DaemonConfig::pod_bridge_interface)),
+      IgnoredFlag("pod-interface-name-prefix", "PREFIX", "", G::kIgnored, kLocalDetectionReason,
+                  String(&DaemonConfig::pod_interface_name_prefix)),
       IgnoredFlag("ipvs-scheduler", "NAME", "", G::kIgnored, kIpvsReason, Anything()),
       IgnoredFlag("ipvs-exclude-cidrs", "CIDR[,CIDR]", "", G::kIgnored, kIpvsReason, CheckCidrs()),
       IgnoredFlag("ipvs-strict-arp", "", "false", G::kIgnored, kIpvsReason, CheckBool()),

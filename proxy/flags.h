@@ -68,15 +68,20 @@ struct DaemonConfig {
   // --bind-address: kube-proxy's override of the node's primary IP(s)
   // ("IP" or "IPv4,IPv6"); "0.0.0.0"/"::": none, take the Node object's.
   std::string bind_address = "0.0.0.0";
-  // --cluster-cidr: the pods' CIDR(s), one per family; with detect-local
-  // mode ClusterCIDR, a source inside them is a pod (local traffic).
+  // NodePorts on 127.0.0.1 too (when nodeport_addresses allows it), like
+  // kube-proxy's iptables mode; false: never.
+  bool localhost_nodeports = true;  // --iptables-localhost-nodeports, iptables.localhostNodePorts
+  // kube-proxy's local-traffic detection (--cluster-cidr, --detect-local-mode,
+  // --pod-bridge-interface, --pod-interface-name-prefix). bpfproxy has no use
+  // for them (they are listed in |ignored| when given); kept so that
+  // --write-config-to writes them back.
   std::vector<std::string> cluster_cidrs;
-  std::string detect_local_mode;          // --detect-local-mode; "" = ClusterCIDR
-  std::string pod_bridge_interface;       // --pod-bridge-interface
-  std::string pod_interface_name_prefix;  // --pod-interface-name-prefix
-  int oom_score_adj = -999;               // --oom-score-adj, applied by ApplyOomScoreAdj()
+  std::string detect_local_mode;  // "" = ClusterCIDR
+  std::string pod_bridge_interface;
+  std::string pod_interface_name_prefix;
+  int oom_score_adj = -999;  // --oom-score-adj, applied by ApplyOomScoreAdj()
   // kube-proxy's mode as configured ("" = its default, iptables). bpfproxy
-  // replaces every mode; kept for /proxyMode-style reporting and the logs.
+  // replaces every mode; kept for the logs and --write-config-to.
   std::string proxy_mode;
   absl::btree_map<std::string, bool> feature_gates;  // --feature-gates, featureGates
   // --config-sync-period: kube-proxy's informer resync. bpfproxy's

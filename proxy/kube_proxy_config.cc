@@ -115,6 +115,9 @@ constexpr char kConntrackReason[] = "bpfproxy leaves the nf_conntrack sysctls as
 constexpr char kIpvsReason[] = "bpfproxy creates no IPVS services";
 constexpr char kRulesReason[] = "a setting of kube-proxy's iptables/nftables rules, which bpfproxy does not write";
 constexpr char kWindowsReason[] = "Windows only";
+constexpr char kLocalDetectionReason[] =
+    "bpfproxy needs no local-traffic detection: it translates pods' connections at the socket and packets from "
+    "outside on the node's devices";
 
 // Reads the fields of one document into a DaemonConfig, with kube-proxy's
 // defaults and validation; errors are "<field>: <what is wrong>".
@@ -227,6 +230,7 @@ class Mapper {
       return s;
     }
     c_.bind_address_hard_fail = Get("bindAddressHardFail", false);
+    c_.localhost_nodeports = Get("iptables.localhostNodePorts", true);
     c_.nodeport_addresses = Get("nodePortAddresses", std::vector<std::string>{});
     return Prefixed("nodePortAddresses", ValidateNodePortAddresses(c_.nodeport_addresses));
   }
@@ -283,14 +287,18 @@ class Mapper {
     return absl::OkStatus();
   }
 
+  // Validated and kept (for --write-config-to), but without effect: listed.
   absl::Status LocalDetection() {
-    std::string cluster_cidr = Str("clusterCIDR");
-    c_.cluster_cidrs = SplitList(cluster_cidr);
+    c_.cluster_cidrs = SplitList(Str("clusterCIDR"));
     if (absl::Status s = ValidateClusterCidrs(c_.cluster_cidrs); !s.ok()) return Prefixed("clusterCIDR", s);
     c_.detect_local_mode = Str("detectLocalMode");
     if (absl::Status s = ValidateDetectLocalMode(c_.detect_local_mode); !s.ok()) return Prefixed("detectLocalMode", s);
     c_.pod_bridge_interface = Str("detectLocal.bridgeInterface");
     c_.pod_interface_name_prefix = Str("detectLocal.interfaceNamePrefix");
+    for (const char* path :
+         {"clusterCIDR", "detectLocalMode", "detectLocal.bridgeInterface", "detectLocal.interfaceNamePrefix"}) {
+      IgnoreUnlessDefault<std::string>(path, "", kLocalDetectionReason);
+    }
     return absl::OkStatus();
   }
 
@@ -324,7 +332,6 @@ class Mapper {
                         "ClusterIP traffic is translated at the socket, with no NAT: nothing to masquerade");
     IgnoreUnlessDefault("nftables.masqueradeAll", false,
                         "ClusterIP traffic is translated at the socket, with no NAT: nothing to masquerade");
-    IgnoreUnlessDefault("iptables.localhostNodePorts", true, kRulesReason);
     IgnoreUnlessDefault("iptables.snatNodeInternalIP", false, kRulesReason);
     IgnoreUnlessDefault<std::string>("ipvs.scheduler", "", kIpvsReason);
     IgnoreUnlessDefault("ipvs.excludeCIDRs", std::vector<std::string>{}, kIpvsReason);
@@ -407,6 +414,7 @@ void EmitSyncSection(YAML::Emitter& out, const DaemonConfig& c, const std::strin
   std::string mode = c.proxy_mode == "ipvs" || c.proxy_mode == "nftables" ? c.proxy_mode : "iptables";
   bool active = section == mode;
   out << YAML::Key << section << YAML::Value << YAML::BeginMap;
+  if (section == "iptables") out << YAML::Key << "localhostNodePorts" << YAML::Value << c.localhost_nodeports;
   if (section != "ipvs") out << YAML::Key << "masqueradeAll" << YAML::Value << false;
   if (section != "ipvs") out << YAML::Key << "masqueradeBit" << YAML::Value << 14;
   out << YAML::Key << "minSyncPeriod" << YAML::Value

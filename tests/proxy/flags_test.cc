@@ -36,6 +36,7 @@ TEST(FlagsTest, DefaultsMatchKubeProxyAndOurMaps) {
   EXPECT_EQ(c.oom_score_adj, -999);
   EXPECT_EQ(c.proxy_mode, "");
   EXPECT_THAT(c.nodeport_addresses, IsEmpty());
+  EXPECT_TRUE(c.localhost_nodeports);
   EXPECT_THAT(c.cluster_cidrs, IsEmpty());
   EXPECT_EQ(c.detect_local_mode, "");
   EXPECT_THAT(c.feature_gates, IsEmpty());
@@ -191,6 +192,7 @@ TEST(FlagsTest, ErrorsNameTheFlag) {
 
 TEST(FlagsTest, IgnoredFlagsAreListedWithTheirReason) {
   DaemonConfig c = ParseFlags({"--proxy-mode=iptables", "--masquerade-all", "--conntrack-max-per-core=0",
+                               "--cluster-cidr=10.244.0.0/16", "--iptables-localhost-nodeports=false",
                                "--ipvs-scheduler=rr", "--iptables-masquerade-bit=14", "--kube-api-qps=50",
                                "--profiling=false", "--config-sync-period=1m", "--logtostderr=false",
                                "--logtostderr=true", "--alsologtostderr", "--log-file=/var/log/kube-proxy.log",
@@ -198,8 +200,8 @@ TEST(FlagsTest, IgnoredFlagsAreListedWithTheirReason) {
                        .value();
   EXPECT_THAT(Settings(c.ignored),
               ElementsAre("--proxy-mode=iptables", "--masquerade-all=true", "--conntrack-max-per-core=0",
-                          "--ipvs-scheduler=rr", "--iptables-masquerade-bit=14", "--kube-api-qps=50",
-                          "--profiling=false", "--config-sync-period=1m", "--logtostderr=false",
+                          "--cluster-cidr=10.244.0.0/16", "--ipvs-scheduler=rr", "--iptables-masquerade-bit=14",
+                          "--kube-api-qps=50", "--profiling=false", "--config-sync-period=1m", "--logtostderr=false",
                           "--log-file=/var/log/kube-proxy.log", "--logging-format=json", "--vmodule=proxier=4"))
       << "every ignored flag given is listed, including values equal to the defaults; logging flags that "
          "bpfproxy honours (--logtostderr=true, --alsologtostderr, --logging-format=text, --v) are not";
@@ -209,6 +211,9 @@ TEST(FlagsTest, IgnoredFlagsAreListedWithTheirReason) {
   EXPECT_THAT(reason["--masquerade-all=true"], HasSubstr("nothing to masquerade"));
   EXPECT_THAT(reason["--conntrack-max-per-core=0"], HasSubstr("nf_conntrack sysctls"));
   EXPECT_THAT(reason["--ipvs-scheduler=rr"], HasSubstr("IPVS"));
+  EXPECT_THAT(reason["--cluster-cidr=10.244.0.0/16"], HasSubstr("needs no local-traffic detection"));
+  EXPECT_THAT(c.cluster_cidrs, ElementsAre("10.244.0.0/16")) << "kept for --write-config-to";
+  EXPECT_FALSE(c.localhost_nodeports) << "honoured: NodePorts on 127.0.0.1 are bpfproxy's to serve or not";
   EXPECT_THAT(reason["--log-file=/var/log/kube-proxy.log"], HasSubstr("stderr"));
   EXPECT_EQ(c.config_sync_period, absl::Minutes(1)) << "kept, though without effect";
   EXPECT_EQ(c.proxy_mode, "iptables");

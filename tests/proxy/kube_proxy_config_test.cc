@@ -83,7 +83,9 @@ TEST(KubeProxyConfigTest, KubeadmConfigMapLoadsAsKubeProxysDefaults) {
   EXPECT_EQ(c.hostname_override, "");
   EXPECT_THAT(c.nodeport_addresses, IsEmpty());
   EXPECT_EQ(c.verbosity, 0);
-  EXPECT_THAT(c.ignored, IsEmpty()) << "an all-default file has nothing to report";
+  EXPECT_TRUE(c.localhost_nodeports);
+  EXPECT_THAT(Settings(c.ignored), ElementsAre("clusterCIDR: 10.244.0.0/16"))
+      << "kubeadm sets only the pods' CIDR, which bpfproxy has no use for";
   EXPECT_THAT(c.warnings, IsEmpty());
 }
 
@@ -97,7 +99,7 @@ TEST(KubeProxyConfigTest, AnOlderKubeadmFileLoadsLenientlyLikeKubeProxy) {
   EXPECT_EQ(c.proxy_mode, "ipvs");
   EXPECT_EQ(c.min_sync_period, absl::ZeroDuration()) << "ipvs.minSyncPeriod has no default";
   EXPECT_EQ(c.metrics_bind_address, "0.0.0.0:10249");
-  EXPECT_THAT(Settings(c.ignored), ElementsAre("mode: ipvs", "ipvs.strictARP: true"));
+  EXPECT_THAT(Settings(c.ignored), ElementsAre("mode: ipvs", "clusterCIDR: 192.168.0.0/16", "ipvs.strictARP: true"));
 }
 
 TEST(KubeProxyConfigTest, EveryMeaningfulField) {
@@ -116,9 +118,10 @@ oomScoreAdj: -500
 configSyncPeriod: 5m
 featureGates: {TopologyAwareHints: true, Foo: false}
 logging: {verbosity: 4, flushFrequency: 5s}
-iptables: {syncPeriod: 1m, minSyncPeriod: 2s}
+iptables: {syncPeriod: 1m, minSyncPeriod: 2s, localhostNodePorts: false}
 )")));
   EXPECT_EQ(c.kubeconfig, "/etc/kp/kubeconfig");
+  EXPECT_FALSE(c.localhost_nodeports);
   EXPECT_EQ(c.hostname_override, "node-7");
   EXPECT_EQ(c.bind_address, "10.0.0.7");
   EXPECT_EQ(c.healthz_bind_address, "10.0.0.7:10256") << "a bare IP gets the port";
@@ -135,7 +138,10 @@ iptables: {syncPeriod: 1m, minSyncPeriod: 2s}
   EXPECT_EQ(c.verbosity, 4);
   EXPECT_EQ(c.sync_period, absl::Minutes(1));
   EXPECT_EQ(c.min_sync_period, absl::Seconds(2));
-  EXPECT_THAT(Settings(c.ignored), ElementsAre("configSyncPeriod: 5m"));
+  EXPECT_THAT(Settings(c.ignored),
+              ElementsAre("configSyncPeriod: 5m", "clusterCIDR: 10.244.0.0/16,fd00:10:244::/56",
+                          "detectLocalMode: InterfaceNamePrefix", "detectLocal.bridgeInterface: cbr0",
+                          "detectLocal.interfaceNamePrefix: veth"));
   EXPECT_THAT(c.warnings, IsEmpty());
 }
 
@@ -186,11 +192,12 @@ portRange: 30000-32767
       Settings(c.ignored),
       ElementsAre("clientConnection.qps: 50", "clientConnection.contentType: application/json", "logging.format: json",
                   "logging.vmodule: [{filePattern: proxier, verbosity: 5}]", "logging.options.text.splitStream: true",
-                  "mode: nftables", "nftables.masqueradeBit: 15", "iptables.masqueradeAll: true",
-                  "iptables.localhostNodePorts: false", "ipvs.scheduler: rr", "ipvs.excludeCIDRs: [10.0.0.0/8]",
-                  "conntrack.maxPerCore: 0", "conntrack.tcpCloseWaitTimeout: 2h", "conntrack.tcpBeLiberal: true",
-                  "enableProfiling: true", "portRange: 30000-32767", "winkernel.enableDSR: true"));
+                  "mode: nftables", "nftables.masqueradeBit: 15", "iptables.masqueradeAll: true", "ipvs.scheduler: rr",
+                  "ipvs.excludeCIDRs: [10.0.0.0/8]", "conntrack.maxPerCore: 0", "conntrack.tcpCloseWaitTimeout: 2h",
+                  "conntrack.tcpBeLiberal: true", "enableProfiling: true", "portRange: 30000-32767",
+                  "winkernel.enableDSR: true"));
   for (const IgnoredSetting& i : c.ignored) EXPECT_FALSE(i.reason.empty()) << i.setting;
+  EXPECT_FALSE(c.localhost_nodeports) << "iptables.localhostNodePorts is honoured, not ignored";
   EXPECT_EQ(c.ignored[5].reason,
             "bpfproxy replaces kube-proxy's nftables mode: its eBPF datapath serves every Service");
 }
@@ -273,7 +280,7 @@ TEST_F(ConfigFileTest, KubeadmDaemonSetCommandLine) {
   EXPECT_EQ(c.hostname_override, "node-a");
   EXPECT_EQ(c.kubeconfig, "/var/lib/kube-proxy/kubeconfig.conf");
   EXPECT_THAT(c.cluster_cidrs, ElementsAre("10.244.0.0/16"));
-  EXPECT_THAT(c.ignored, IsEmpty());
+  EXPECT_THAT(Settings(c.ignored), ElementsAre("clusterCIDR: 10.244.0.0/16"));
 }
 
 TEST_F(ConfigFileTest, PrecedenceFileOverFlagsExceptHostnameLoggingAndOurs) {
@@ -349,14 +356,14 @@ TEST_F(ConfigFileTest, WarningsNameTheFile) {
 }
 
 TEST_F(ConfigFileTest, WriteConfigToRoundTrips) {
-  DaemonConfig in =
-      ParseFlags({"--kubeconfig=/k", "--hostname-override=n1", "--bind-address=10.1.2.3",
-                  "--healthz-bind-address=10.1.2.3:1111", "--metrics-bind-address=0.0.0.0:2222",
-                  "--bind-address-hard-fail", "--cluster-cidr=10.0.0.0/8,fd00::/48",
-                  "--detect-local-mode=BridgeInterface", "--pod-bridge-interface=cbr0", "--nodeport-addresses=primary",
-                  "--oom-score-adj=-10", "--config-sync-period=3m", "--feature-gates=X=true", "--v=3",
-                  "--proxy-mode=ipvs", "--ipvs-sync-period=40s", "--ipvs-min-sync-period=0"})
-          .value();
+  DaemonConfig in = ParseFlags({"--kubeconfig=/k", "--hostname-override=n1", "--bind-address=10.1.2.3",
+                                "--healthz-bind-address=10.1.2.3:1111", "--metrics-bind-address=0.0.0.0:2222",
+                                "--bind-address-hard-fail", "--cluster-cidr=10.0.0.0/8,fd00::/48",
+                                "--detect-local-mode=BridgeInterface", "--pod-bridge-interface=cbr0",
+                                "--nodeport-addresses=primary", "--oom-score-adj=-10", "--config-sync-period=3m",
+                                "--feature-gates=X=true", "--v=3", "--proxy-mode=ipvs", "--ipvs-sync-period=40s",
+                                "--ipvs-min-sync-period=0", "--iptables-localhost-nodeports=false"})
+                        .value();
   std::string path = absl::StrCat(dir_, "/written.conf");
   ASSERT_OK(WriteKubeProxyConfiguration(in, path));
   ASSERT_OK_AND_ASSIGN(DaemonConfig out, DecodeKubeProxyConfiguration(ReadFile(path)));
@@ -372,6 +379,7 @@ TEST_F(ConfigFileTest, WriteConfigToRoundTrips) {
   EXPECT_EQ(out.pod_bridge_interface, in.pod_bridge_interface);
   EXPECT_EQ(out.nodeport_addresses, in.nodeport_addresses);
   EXPECT_EQ(out.oom_score_adj, in.oom_score_adj);
+  EXPECT_EQ(out.localhost_nodeports, in.localhost_nodeports);
   EXPECT_EQ(out.config_sync_period, in.config_sync_period);
   EXPECT_EQ(out.feature_gates, in.feature_gates);
   EXPECT_EQ(out.verbosity, in.verbosity);
