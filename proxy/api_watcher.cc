@@ -1,6 +1,9 @@
 #include "proxy/api_watcher.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "proxy/log.h"
 
 namespace bpfproxy {
@@ -30,8 +33,8 @@ class ApiWatcher::Handler : public k8s::ObjectHandler {
  private:
   void Apply(const nlohmann::json& object, bool remove) {
     absl::Status s;
-    size_t pending_services = 0, pending_endpoints = 0;
     std::optional<k8s::Node> node;
+    SyncObserver* observer = w_->options_.observer;
     {
       absl::MutexLock lock(&w_->mu_);
       ServiceTracker& t = w_->tracker_;
@@ -47,8 +50,15 @@ class ApiWatcher::Handler : public k8s::ObjectHandler {
           node = t.node();
           break;
       }
-      pending_services = t.pending_service_changes();
-      pending_endpoints = t.pending_endpoint_changes();
+      // Under the tracker's lock, so that the sync that takes this change
+      // (and reports OnSync) cannot come first. As kube-proxy's
+      // QueuedUpdate: only once syncs can run (the initial LIST is not
+      // "pending"), and only while something is pending.
+      const size_t services = t.pending_service_changes(), endpoints = t.pending_endpoint_changes();
+      if (s.ok() && observer != nullptr && kind_ != Kind::kNode && services + endpoints > 0 &&
+          w_->proxier_->ready()) {
+        observer->OnChangeQueued(absl::Now(), services, endpoints);
+      }
     }
     if (!s.ok()) {
       ++w_->rejected_;
@@ -56,17 +66,7 @@ class ApiWatcher::Handler : public k8s::ObjectHandler {
       return;
     }
     w_->proxier_->NotifyChanged();
-    SyncObserver* observer = w_->options_.observer;
-    if (observer == nullptr) return;
-    if (kind_ == Kind::kNode) {
-      observer->OnNode(node);
-      return;
-    }
-    // As kube-proxy's QueuedUpdate: only once the first sync can run (the
-    // initial LIST is not "pending"), and only when something is pending.
-    if (w_->proxier_->ready() && pending_services + pending_endpoints > 0) {
-      observer->OnChangeQueued(absl::Now(), pending_services, pending_endpoints);
-    }
+    if (observer != nullptr && kind_ == Kind::kNode) observer->OnNode(node);
   }
 
   ApiWatcher* w_;

@@ -38,6 +38,9 @@ struct ApiWatcherOptions {
   k8s::ReflectorOptions reflector;
   // Not owned; may be null. Called from the reflectors' threads and the
   // sync thread (see sync_observer.h); must outlive the ApiWatcher.
+  // OnChangeQueued() is called under the Service model's lock, before the
+  // sync that takes the change can report it: it must be quick and must
+  // not call back into the ApiWatcher.
   SyncObserver* observer = nullptr;
 };
 

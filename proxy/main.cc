@@ -1,26 +1,40 @@
-// bpfproxy: the daemon. It loads and pins the socket-LB datapath, then
-// programs it from the Kubernetes API (Services, EndpointSlices, its Node)
-// or, with --frontends-file, from a static file. It runs until SIGTERM or
-// SIGINT and leaves the pinned datapath in place, so traffic keeps flowing
-// while it restarts.
+// bpfproxy: the daemon. It opens (loads and pins) the datapath — the socket
+// LB, and the per-packet LB on the node's devices unless --per-packet-lb is
+// off — then programs it from the Kubernetes API (Services, EndpointSlices,
+// its Node) or, with --frontends-file, from a static file. Health checks
+// and metrics are served while it watches. It runs until SIGTERM or SIGINT
+// and leaves the pinned datapath in place, so traffic keeps flowing while it
+// restarts.
 #include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "bpfproxy/lb_abi.h"
 #include "k8s/kube_config.h"
 #include "k8s/rest_api_client.h"
 #include "proxy/api_watcher.h"
+#include "proxy/bpf_pins.h"
+#include "proxy/datapath.h"
 #include "proxy/flags.h"
 #include "proxy/frontends_file.h"
+#include "proxy/health_and_metrics.h"
+#include "proxy/ip_prefix.h"
+#include "proxy/kube_proxy_config.h"
 #include "proxy/log.h"
+#include "proxy/node_addresses.h"
+#include "proxy/oom_score_adj.h"
 #include "proxy/reconciler.h"
-#include "proxy/socket_lb.h"
 
 namespace bpfproxy {
 namespace {
@@ -59,33 +73,145 @@ void WaitForSignals(const sigset_t& signals, const std::function<void()>& on_hup
   }
 }
 
-int WatchApiServer(const DaemonConfig& config, Reconciler& reconciler, const sigset_t& signals) {
+std::string AddressList(const std::vector<IpAddress>& ips) {
+  return absl::StrJoin(ips, ",", [](std::string* out, const IpAddress& ip) { out->append(ip.ToString()); });
+}
+
+// kube-proxy (iptables mode) serves NodePorts on 127.0.0.1 as well unless
+// --iptables-localhost-nodeports=false, when --nodeport-addresses is unset
+// or one of its CIDRs holds the loopback address ("primary" does not).
+bool LocalhostNodePorts(const DaemonConfig& config) {
+  if (!config.localhost_nodeports) return false;
+  const std::vector<std::string>& nodeport_addresses = config.nodeport_addresses;
+  if (nodeport_addresses.empty()) return true;
+  const IpAddress localhost = IpAddress::Parse("127.0.0.1").value();
+  for (const std::string& value : nodeport_addresses) {
+    absl::StatusOr<IpPrefix> prefix = ParseIpPrefix(value);
+    if (prefix.ok() && PrefixContains(*prefix, localhost)) return true;
+  }
+  return false;
+}
+
+// --bind-address ("IP" or "IPv4,IPv6"): kube-proxy's override of the node's
+// primary IPs, which "--nodeport-addresses=primary" picks. Unspecified
+// addresses (the default 0.0.0.0) override nothing.
+std::vector<IpAddress> PrimaryIps(const std::string& bind_address) {
+  std::vector<IpAddress> out;
+  for (absl::string_view part : absl::StrSplit(bind_address, ',', absl::SkipWhitespace())) {
+    absl::StatusOr<IpAddress> ip = IpAddress::Parse(absl::StripAsciiWhitespace(part));
+    if (!ip.ok() || *ip == IpAddress::Parse(ip->is_v4() ? "0.0.0.0" : "::").value()) continue;
+    out.push_back(*ip);
+  }
+  return out;
+}
+
+// The node-side inputs of the Service views: which addresses serve
+// NodePorts, and whether the ClusterIPs go per packet (host-only sockets).
+absl::StatusOr<ViewConfig> NodeViews(const DaemonConfig& config, const Datapath& datapath) {
+  absl::StatusOr<std::vector<IpAddress>> selected = SelectNodePortAddresses(
+      datapath.node_addresses(), config.nodeport_addresses, PrimaryIps(config.bind_address));
+  if (!selected.ok()) return selected.status();
+  ViewConfig views{.nodeport_addresses = *std::move(selected),
+                   .localhost_nodeports = LocalhostNodePorts(config),
+                   .cluster_ips_in_external_view = config.socket_lb == SocketLbMode::kHostOnly};
+  KLOG(INFO) << "NodePorts on [" << AddressList(views.nodeport_addresses) << "]"
+             << (views.localhost_nodeports ? " and 127.0.0.1" : "")
+             << (views.cluster_ips_in_external_view ? "; ClusterIPs of pods translated per packet" : "");
+  return views;
+}
+
+// The reconcilers of the datapath's views, rebuilt from the pinned maps.
+struct Writers {
+  std::unique_ptr<Reconciler> socket;
+  std::unique_ptr<Reconciler> external;  // Null without the per-packet path.
+  PolicyMaps* policies = nullptr;
+  ProxierTargets targets() const { return {.socket = socket.get(), .external = external.get(), .policies = policies}; }
+};
+
+absl::StatusOr<Writers> OpenWriters(Datapath& datapath) {
+  Writers w;
+  absl::StatusOr<std::unique_ptr<Reconciler>> socket = Reconciler::Create(&datapath.socket_maps());
+  if (!socket.ok()) return socket.status();
+  w.socket = *std::move(socket);
+  KLOG(INFO) << "Restored " << w.socket->Applied().size() << " frontends and " << w.socket->backend_entries()
+             << " backends from the pinned socket maps";
+  if (datapath.external_maps() != nullptr && datapath.policies() != nullptr) {
+    absl::StatusOr<std::unique_ptr<Reconciler>> external = Reconciler::Create(datapath.external_maps());
+    if (!external.ok()) return external.status();
+    w.external = *std::move(external);
+    w.policies = datapath.policies();
+    KLOG(INFO) << "Restored " << w.external->Applied().size() << " frontends and " << w.external->backend_entries()
+               << " backends from the pinned per-packet maps";
+  }
+  return w;
+}
+
+absl::StatusOr<std::unique_ptr<HealthAndMetrics>> StartHealthAndMetrics(const DaemonConfig& config,
+                                                                        const ViewConfig& views) {
+  HealthAndMetricsConfig health{.healthz_bind_address = config.healthz_bind_address,
+                                .metrics_bind_address = config.metrics_bind_address,
+                                .bind_address_hard_fail = config.bind_address_hard_fail,
+                                .sync_period = config.sync_period,
+                                .node_port_addresses = views.nodeport_addresses};
+  const std::string stats = MapsDir(config.datapath.bpf_root) + "/" + LB_STATS_MAP_NAME;
+  if (std::filesystem::exists(stats)) health.stats_map_pin = stats;
+  return HealthAndMetrics::Start(std::move(health));
+}
+
+int WatchApiServer(const DaemonConfig& config, Datapath& datapath, const Writers& writers, const sigset_t& signals) {
+  absl::StatusOr<ViewConfig> views = NodeViews(config, datapath);
+  if (!views.ok()) {
+    KLOG(ERROR) << "Cannot choose the NodePort addresses: " << views.status().message();
+    return 1;
+  }
+  // Started first and stopped last: the watcher reports to it.
+  absl::StatusOr<std::unique_ptr<HealthAndMetrics>> health = StartHealthAndMetrics(config, *views);
+  if (!health.ok()) {
+    KLOG(ERROR) << "Cannot serve health checks and metrics: " << health.status().message();
+    return 1;
+  }
   absl::StatusOr<k8s::ClientConfig> client_config =
       k8s::LoadClientConfig(config.kubeconfig, config.master, k8s::InClusterSource::FromEnvironment());
   if (!client_config.ok()) {
     KLOG(ERROR) << "Cannot configure the API client: " << client_config.status().message();
     return 1;
   }
-  absl::StatusOr<std::unique_ptr<k8s::RestApiClient>> client = k8s::RestApiClient::Create(*client_config);
+  k8s::RestClientOptions client_options;
+  client_options.observer = (*health)->request_observer();
+  absl::StatusOr<std::unique_ptr<k8s::RestApiClient>> client =
+      k8s::RestApiClient::Create(*client_config, std::move(client_options));
   if (!client.ok()) {
     KLOG(ERROR) << "Cannot create the API client: " << client.status().message();
     return 1;
   }
   ApiWatcherOptions options;
   options.node_name = NodeName(config);
+  options.service_proxy_name = config.service_proxy_name;
+  options.views = *std::move(views);
   options.proxier = {.min_sync_period = config.min_sync_period, .sync_period = config.sync_period};
-  absl::StatusOr<std::unique_ptr<ApiWatcher>> watcher = ApiWatcher::Start(client->get(), &reconciler, options);
+  options.observer = health->get();
+  absl::StatusOr<std::unique_ptr<ApiWatcher>> watcher =
+      ApiWatcher::Start(client->get(), writers.targets(), std::move(options));
   if (!watcher.ok()) {
     KLOG(ERROR) << "Cannot watch the API server: " << watcher.status().message();
     return 1;
   }
   WaitForSignals(signals, nullptr);
-  watcher->reset();  // Reflectors and the sync thread stop before the client goes.
+  watcher->reset();  // Reflectors and the sync thread stop before the client and the observer go.
+  client->reset();
+  (*health)->Stop();
   return 0;
 }
 
+DatapathConfig DatapathConfigOf(const DaemonConfig& config) {
+  return DatapathConfig{.socket = config.datapath,
+                        .socket_mode = config.socket_lb,
+                        .per_packet_lb = config.per_packet_lb,
+                        .devices = config.devices};
+}
+
 int Run(int argc, char** argv) {
-  absl::StatusOr<DaemonConfig> config = ParseFlags(std::vector<std::string>(argv + 1, argv + argc));
+  absl::StatusOr<DaemonConfig> config = LoadDaemonConfig(std::vector<std::string>(argv + 1, argv + argc));
   if (!config.ok()) {
     std::fprintf(stderr, "bpfproxy: %s\n%s", std::string(config.status().message()).c_str(), FlagsUsage().c_str());
     return 2;
@@ -95,35 +221,46 @@ int Run(int argc, char** argv) {
     return 0;
   }
   log::SetVerbosity(config->verbosity);
+  LogConfigNotes(*config);
+  if (!config->write_config_to.empty()) {
+    absl::Status s = WriteKubeProxyConfiguration(*config, config->write_config_to);
+    if (!s.ok()) KLOG(ERROR) << "Cannot write the configuration: " << s.message();
+    return s.ok() ? 0 : 1;
+  }
   if (config->cleanup) {
-    absl::Status s = SocketLb::Cleanup(config->datapath.bpf_root);
+    absl::Status s = Datapath::Cleanup(config->datapath.bpf_root);
     if (!s.ok()) KLOG(ERROR) << "Cleanup failed: " << s.message();
     return s.ok() ? 0 : 1;
   }
+  if (absl::Status s = ApplyOomScoreAdj(config->oom_score_adj); !s.ok()) KLOG(WARNING) << s.message();
   // Block the signals before any thread starts; sigwait below takes them.
   sigset_t signals;
   sigemptyset(&signals);
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, sig);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<std::unique_ptr<SocketLb>> datapath = SocketLb::Open(config->datapath);
+  absl::StatusOr<std::unique_ptr<Datapath>> datapath = Datapath::Open(DatapathConfigOf(*config));
   if (!datapath.ok()) {
     KLOG(ERROR) << "Cannot set up the datapath: " << datapath.status().message();
     return 1;
   }
-  absl::StatusOr<std::unique_ptr<Reconciler>> reconciler = Reconciler::Create(&(*datapath)->maps());
-  if (!reconciler.ok()) {
-    KLOG(ERROR) << "Cannot read the pinned maps: " << reconciler.status().message();
+  if (config->init_only) {
+    KLOG(INFO) << "The datapath is set up (--init-only)";
+    return 0;
+  }
+  absl::StatusOr<Writers> writers = OpenWriters(**datapath);
+  if (!writers.ok()) {
+    KLOG(ERROR) << "Cannot read the pinned maps: " << writers.status().message();
     return 1;
   }
-  KLOG(INFO) << "Restored " << (*reconciler)->Applied().size() << " frontends and "
-             << (*reconciler)->backend_entries() << " backends from the pinned maps";
   int status = 0;
   if (!config->frontends_file.empty()) {
-    Apply(**reconciler, config->frontends_file);
-    WaitForSignals(signals, [&] { Apply(**reconciler, config->frontends_file); });
+    // Static ClusterIP-style frontends for the socket view; the per-packet
+    // path needs Services (policies, NodePorts) and stays as it is.
+    Apply(*writers->socket, config->frontends_file);
+    WaitForSignals(signals, [&] { Apply(*writers->socket, config->frontends_file); });
   } else {
-    status = WatchApiServer(*config, **reconciler, signals);
+    status = WatchApiServer(*config, **datapath, *writers, signals);
   }
   KLOG(INFO) << "Exiting; the pinned datapath stays in place";
   return status;

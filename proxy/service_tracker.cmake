@@ -10,3 +10,7 @@ target_link_libraries(bpfproxy_service_tracker PUBLIC
 
 # The sync loop writes the external view's policies too (proxier.h).
 target_link_libraries(bpfproxy_proxier PUBLIC bpfproxy_policy_maps)
+
+# The daemon (main.cc) opens the datapath through its facade, picks the
+# NodePort addresses and serves health checks and metrics.
+target_link_libraries(bpfproxy PRIVATE bpfproxy_datapath_facade bpfproxy_node_addresses bpfproxy_health_and_metrics)

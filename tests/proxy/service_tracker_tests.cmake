@@ -24,3 +24,10 @@ add_executable(tracker_source_external_test ${CMAKE_CURRENT_LIST_DIR}/tracker_so
 target_link_libraries(tracker_source_external_test PRIVATE bpfproxy_api_watcher bpfproxy_fake_maps reconciler_cases
   k8s_objects_fixtures GTest::gtest_main GTest::gmock)
 gtest_discover_tests(tracker_source_external_test)
+
+# The ApiWatcher on an in-memory API: both views programmed, every sync
+# reported to the SyncObserver with its statistics.
+add_executable(api_watcher_test ${CMAKE_CURRENT_LIST_DIR}/api_watcher_test.cc)
+target_link_libraries(api_watcher_test PRIVATE bpfproxy_api_watcher bpfproxy_fake_maps lb_maps_checks
+  k8s_objects_fixtures GTest::gtest_main GTest::gmock)
+gtest_discover_tests(api_watcher_test)
