@@ -151,8 +151,8 @@ class Mapper {
 
   // Lists |path| as ignored when the file gives it a value other than
   // kube-proxy's defaults (those in |defaults|: for many fields the zero
-  // value means the default too), so that an all-default kubeadm file lists
-  // nothing.
+  // value means the default too), so that kubeadm's zero-valued fields are
+  // not reported.
   template <typename T>
   void IgnoreUnlessDefault(const std::string& path, std::initializer_list<T> defaults, absl::string_view reason) {
     if (!doc_.Has(path)) return;
