@@ -9,9 +9,10 @@
 // endpoint: not ready; terminating while ready endpoints exist; on another
 // node under a Local traffic policy; excluded by topology hints; no slice
 // port of the Service port's name and protocol; another address family;
-// a duplicate IP:port; no address. tests/proxy/explain_test.cc checks that
-// the endpoints this file calls eligible are exactly the ServiceTracker's,
-// so the two cannot drift apart.
+// a duplicate IP:port; no address (proxy/explain_endpoints.cc).
+// tests/proxy/explain_crosscheck_test.cc checks that the endpoints and
+// frontends explain calls eligible are exactly the ServiceTracker's and
+// ComputeViews()', so the two cannot drift apart.
 //
 // Pure functions over plain values: proxy/ctl/ fetches the objects and reads
 // the maps.

@@ -5,6 +5,7 @@
 # with: plain values, no kernel, no network.
 add_library(bpfproxy_explain STATIC
   ${CMAKE_CURRENT_LIST_DIR}/../explain.cc
+  ${CMAKE_CURRENT_LIST_DIR}/../explain_endpoints.cc
   ${CMAKE_CURRENT_LIST_DIR}/datapath_snapshot.cc)
 target_link_libraries(bpfproxy_explain PUBLIC
   bpfproxy_core bpfproxy_k8s_objects bpfproxy_policy_maps

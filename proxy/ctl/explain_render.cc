@@ -139,11 +139,14 @@ std::string DatapathLine(const ExplainedView& v) {
 }
 
 void AppendView(const ExplainedPort& port, const ExplainedView& v, std::string& out) {
-  absl::StrAppend(&out, "  ", ViewName(v.view), " view ", v.frontend.ToString(), ": ", PolicyLine(v), "\n");
-  if (!v.view_loaded) {
-    for (const std::string& note : v.notes) absl::StrAppend(&out, "    ", note, "\n");
+  // A view that is not loaded, or that holds this frontend only in another
+  // mode, gets one line: its endpoint table would say nothing new.
+  if (!v.view_loaded || (!v.required && !v.programmed.has_value() && v.mismatches.empty())) {
+    absl::StrAppend(&out, "  ", ViewName(v.view), " view ", v.frontend.ToString(), ": ",
+                    v.notes.empty() ? "not programmed" : v.notes.front(), "\n");
     return;
   }
+  absl::StrAppend(&out, "  ", ViewName(v.view), " view ", v.frontend.ToString(), ": ", PolicyLine(v), "\n");
   TextTable table({"ENDPOINT", "SLICE", "NODE", "STATE", "ELIGIBLE", "REASON", "IN DATAPATH"});
   for (const EndpointRow& row : port.endpoints) {
     const EndpointJudgement& j = v.JudgementOf(row);

@@ -197,6 +197,7 @@ nlohmann::json ConntrackJson(const std::optional<ConntrackTable>& table, uint64_
 
 std::string ConntrackText(const std::optional<ConntrackTable>& table, uint64_t now_ns) {
   if (!table.has_value()) return kNoPerPacketPath;
+  if (table->forward_entries == 0 && table->reply_entries == 0) return "no flows\n";
   TextTable text({"PROTO", "CLIENT", "", "FRONTEND", "", "BACKEND", "SNAT", "IDLE", "REPLY"});
   text.AlignRight(7);
   for (const ConntrackFlow& f : table->flows) {

@@ -171,6 +171,8 @@ TEST(BuildConntrackTest, FlowsFromForwardEntriesWithTheirReplies) {
       "frontend": "192.168.1.2:30080", "backend": "10.244.2.1:8080", "snat": "192.168.1.2:40000",
       "service_id": 2, "backend_id": 4, "idle_seconds": 2, "reply_entry": true})"));
   EXPECT_EQ(ConntrackJson(std::nullopt, 0)["per_packet_path"], false);
+  EXPECT_EQ(ConntrackText(ConntrackTable{}, 0), "no flows\n");
+  EXPECT_THAT(ConntrackText(std::nullopt, 0), HasSubstr("per-packet path: not loaded"));
 }
 
 // ---- Tables and JSON ----
@@ -281,8 +283,8 @@ TEST(ExplanationTextTest, ShowsReasonsAndMismatchesLoudly) {
                           "serving=false terminating=false  no",
                           "    verdict: forward to 1 eligible backend",
                           "    in datapath: yes (service id 4, 1 backend): matches",
-                          "  external view 10.96.0.10:80/TCP: internalTrafficPolicy Cluster: the cluster's endpoints",
-                          HasSubstr("    the per-packet path is not loaded")));
+                          "  external view 10.96.0.10:80/TCP: the per-packet path is not loaded (socket-LB-only "
+                          "mode): traffic from outside the node to 10.96.0.10:80/TCP is not translated"));
   EXPECT_FALSE(e.mismatch());
 
   datapath.socket.frontends[L4("10.96.0.10:80/TCP")].backends = {L4("10.244.2.1:8080/TCP")};

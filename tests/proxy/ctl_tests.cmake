@@ -14,3 +14,8 @@ gtest_discover_tests(explain_crosscheck_test)
 add_executable(ctl_render_test ${CMAKE_CURRENT_LIST_DIR}/ctl_render_test.cc)
 target_link_libraries(ctl_render_test PRIVATE bpfproxy_ctl_commands k8s_objects_fixtures GTest::gtest_main GTest::gmock)
 gtest_discover_tests(ctl_render_test)
+
+# What explain lists from the API server.
+add_executable(ctl_fetch_test ${CMAKE_CURRENT_LIST_DIR}/ctl_fetch_test.cc)
+target_link_libraries(ctl_fetch_test PRIVATE bpfproxy_ctl k8s_objects_fixtures GTest::gtest_main GTest::gmock)
+gtest_discover_tests(ctl_fetch_test)
