@@ -12,8 +12,7 @@ std::string ProxyLabelSelector(const std::string& service_proxy_name) {
   if (service_proxy_name.empty()) {
     return "!service.kubernetes.io/headless,!service.kubernetes.io/service-proxy-name";
   }
-  return absl::StrCat("!service.kubernetes.io/headless,service.kubernetes.io/service-proxy-name=",
-                      service_proxy_name);
+  return absl::StrCat("!service.kubernetes.io/headless,service.kubernetes.io/service-proxy-name=", service_proxy_name);
 }
 
 class ApiWatcher::Handler : public k8s::ObjectHandler {
@@ -55,8 +54,7 @@ class ApiWatcher::Handler : public k8s::ObjectHandler {
       // QueuedUpdate: only once syncs can run (the initial LIST is not
       // "pending"), and only while something is pending.
       const size_t services = t.pending_service_changes(), endpoints = t.pending_endpoint_changes();
-      if (s.ok() && observer != nullptr && kind_ != Kind::kNode && services + endpoints > 0 &&
-          w_->proxier_->ready()) {
+      if (s.ok() && observer != nullptr && kind_ != Kind::kNode && services + endpoints > 0 && w_->proxier_->ready()) {
         observer->OnChangeQueued(absl::Now(), services, endpoints);
       }
     }
@@ -76,9 +74,8 @@ class ApiWatcher::Handler : public k8s::ObjectHandler {
 namespace {
 
 TrackerConfig TrackerConfigOf(const ApiWatcherOptions& options, const ProxierTargets& targets) {
-  TrackerConfig config{.node_name = options.node_name,
-                       .service_proxy_name = options.service_proxy_name,
-                       .views = options.views};
+  TrackerConfig config{
+      .node_name = options.node_name, .service_proxy_name = options.service_proxy_name, .views = options.views};
   config.views.external_view = targets.external != nullptr && targets.policies != nullptr;
   return config;
 }
@@ -106,7 +103,7 @@ ApiWatcher::ApiWatcher(k8s::ApiClient* client, ProxierTargets targets, ApiWatche
 }
 
 absl::StatusOr<std::unique_ptr<ApiWatcher>> ApiWatcher::Start(k8s::ApiClient* client, ProxierTargets targets,
-                                                               ApiWatcherOptions options) {
+                                                              ApiWatcherOptions options) {
   if (options.node_name.empty()) return absl::InvalidArgumentError("the node name is empty");
   if (targets.socket == nullptr) return absl::InvalidArgumentError("no reconciler for the socket view");
   if ((targets.external == nullptr) != (targets.policies == nullptr)) {

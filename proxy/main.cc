@@ -6,6 +6,7 @@
 // and leaves the pinned datapath in place, so traffic keeps flowing while it
 // restarts.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -14,8 +15,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
@@ -108,8 +107,8 @@ std::vector<IpAddress> PrimaryIps(const std::string& bind_address) {
 // The node-side inputs of the Service views: which addresses serve
 // NodePorts, and whether the ClusterIPs go per packet (host-only sockets).
 absl::StatusOr<ViewConfig> NodeViews(const DaemonConfig& config, const Datapath& datapath) {
-  absl::StatusOr<std::vector<IpAddress>> selected = SelectNodePortAddresses(
-      datapath.node_addresses(), config.nodeport_addresses, PrimaryIps(config.bind_address));
+  absl::StatusOr<std::vector<IpAddress>> selected =
+      SelectNodePortAddresses(datapath.node_addresses(), config.nodeport_addresses, PrimaryIps(config.bind_address));
   if (!selected.ok()) return selected.status();
   ViewConfig views{.nodeport_addresses = *std::move(selected),
                    .localhost_nodeports = LocalhostNodePorts(config),

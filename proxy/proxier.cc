@@ -142,8 +142,7 @@ SyncReport Proxier::SyncOnce() {
   }
   VLOG(2) << (report.full ? "Full sync" : "Sync") << ": " << report.services_changed << " services changed, "
           << report.frontends_written << " frontends and " << report.policies_written << " policies written, "
-          << report.failures << " failed, took "
-          << absl::FormatDuration(report.duration);
+          << report.failures << " failed, took " << absl::FormatDuration(report.duration);
   if (observer_) observer_(report);
   return report;
 }

@@ -321,8 +321,8 @@ absl::btree_map<ServiceName, FrontendChange> ServiceTracker::TakeChanges() {
     auto taken = taken_.find(name);
     const ServiceFrontends& before = taken == taken_.end() ? *kNothing : taken->second;
     if (now == before) continue;
-    changes.emplace(name, FrontendChange{before.frontends, now.frontends, before.drop, now.drop, before.external,
-                                         now.external});
+    changes.emplace(
+        name, FrontendChange{before.frontends, now.frontends, before.drop, now.drop, before.external, now.external});
     if (now.empty()) {
       taken_.erase(taken);
     } else {

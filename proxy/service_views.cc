@@ -110,8 +110,8 @@ void AddExternalView(const k8s::Service& service, const ServicePortState& port, 
   const CategorizedEndpoints& endpoints = port.endpoints;
   if (config.cluster_ips_in_external_view) {
     const bool internal_local = service.internal_traffic_policy == k8s::TrafficPolicy::kLocal;
-    FrontendPolicy policy{.flags = static_cast<uint16_t>(LB_POL_F_PRESERVE_SOURCE |
-                                                         PolicyFlags(internal_local, endpoints))};
+    FrontendPolicy policy{.flags =
+                              static_cast<uint16_t>(LB_POL_F_PRESERVE_SOURCE | PolicyFlags(internal_local, endpoints))};
     out.Set(port.cluster_ip, internal_local ? endpoints.local : endpoints.cluster, std::move(policy));
   }
   const bool external_local = ExternalPolicyLocal(service);
@@ -167,8 +167,8 @@ ServiceStatus ComputeStatus(const k8s::Service& service, const std::vector<Servi
   }
   // kube-proxy's NeedsHealthCheck: LoadBalancer with the Local policy.
   if (service.type == k8s::ServiceType::kLoadBalancer && external_local && service.health_check_node_port != 0) {
-    status.health_check = HealthCheckService{service.meta.namespace_, service.meta.name,
-                                             service.health_check_node_port, local_ready.size()};
+    status.health_check = HealthCheckService{service.meta.namespace_, service.meta.name, service.health_check_node_port,
+                                             local_ready.size()};
   }
   return status;
 }

@@ -37,8 +37,8 @@ class TrackerSource : public FrontendSource {
   // What the TakeChanges() calls since the last TakeChangeStats() took from
   // the tracker, for the sync's statistics (SyncStats).
   struct ChangeStats {
-    size_t service_changes = 0;   // Services whose object changed.
-    size_t endpoint_changes = 0;  // EndpointSlice updates that changed endpoints.
+    size_t service_changes = 0;             // Services whose object changed.
+    size_t endpoint_changes = 0;            // EndpointSlice updates that changed endpoints.
     std::vector<absl::Time> trigger_times;  // Sorted.
   };
   ChangeStats TakeChangeStats();

@@ -176,15 +176,15 @@ json Web() {
           {{"198.51.100.7", ""}})),
       32001);
 }
-json Api() {
-  return WithInternalTrafficPolicyLocal(MakeService("default", "api", {"10.96.0.20"}, {{"grpc", 9000}}));
-}
+json Api() { return WithInternalTrafficPolicyLocal(MakeService("default", "api", {"10.96.0.20"}, {{"grpc", 9000}})); }
 json WebSlice(std::vector<k8s::testing::EndpointSpec> endpoints, absl::Time trigger) {
   json slice = MakeSlice("default", "web-1", "web", "IPv4", {{"http", 8080}}, endpoints);
   slice["metadata"]["annotations"][k8s::kAnnotationLastChangeTriggerTime] = Rfc3339(trigger);
   return slice;
 }
-json ApiSlice() { return MakeSlice("default", "api-1", "api", "IPv4", {{"grpc", 9001}}, {Ready("10.244.2.9", "node-b")}); }
+json ApiSlice() {
+  return MakeSlice("default", "api-1", "api", "IPv4", {{"grpc", 9001}}, {Ready("10.244.2.9", "node-b")});
+}
 
 class ApiWatcherTest : public ::testing::Test {
  protected:
@@ -216,8 +216,8 @@ class ApiWatcherTest : public ::testing::Test {
 TEST_F(ApiWatcherTest, RefusesHalfAnExternalView) {
   ApiWatcherOptions options;
   options.node_name = kNode;
-  EXPECT_FALSE(ApiWatcher::Start(&api_, ProxierTargets{.socket = socket_.get(), .external = external_.get()}, options)
-                   .ok());
+  EXPECT_FALSE(
+      ApiWatcher::Start(&api_, ProxierTargets{.socket = socket_.get(), .external = external_.get()}, options).ok());
   EXPECT_FALSE(ApiWatcher::Start(&api_, ProxierTargets{.socket = socket_.get(), .policies = &policies_}, options).ok());
   EXPECT_FALSE(ApiWatcher::Start(&api_, ProxierTargets{}, options).ok());
 }
@@ -226,8 +226,8 @@ TEST_F(ApiWatcherTest, ProgramsBothViewsAndReportsEverySync) {
   const absl::Time later = absl::Now() + absl::Hours(1);  // After the tracker's start: reported.
   const absl::Time first_trigger = Seconds(absl::ToUnixSeconds(later));
   api_.SetList(kServices, {Web(), Api()});
-  api_.SetList(kSlices, {WebSlice({Ready("10.244.1.5", kNode), Ready("10.244.2.6", "node-b")}, first_trigger),
-                         ApiSlice()});
+  api_.SetList(kSlices,
+               {WebSlice({Ready("10.244.1.5", kNode), Ready("10.244.2.6", "node-b")}, first_trigger), ApiSlice()});
   api_.SetList(kNodes, {MakeNode(kNode, "zone-a")});
   ASSERT_NO_FATAL_FAILURE(Start());
 
@@ -242,12 +242,11 @@ TEST_F(ApiWatcherTest, ProgramsBothViewsAndReportsEverySync) {
   EXPECT_THAT(first->health_checks, ElementsAre(HealthCheckService{"default", "web", 32001, 1}));
   EXPECT_LE(absl::Now() - first->finished, absl::Seconds(10));
 
-  EXPECT_TRUE(MapsHold(socket_maps_, {{L4("10.96.0.10:80/TCP"), {L4("10.244.1.5:8080/TCP"), L4("10.244.2.6:8080/TCP")}},
-                                      {L4("10.96.0.20:9000/TCP"), {}},
-                                      {L4("192.168.1.10:30080/TCP"),
-                                       {L4("10.244.1.5:8080/TCP"), L4("10.244.2.6:8080/TCP")}},
-                                      {L4("198.51.100.7:80/TCP"),
-                                       {L4("10.244.1.5:8080/TCP"), L4("10.244.2.6:8080/TCP")}}}));
+  EXPECT_TRUE(
+      MapsHold(socket_maps_, {{L4("10.96.0.10:80/TCP"), {L4("10.244.1.5:8080/TCP"), L4("10.244.2.6:8080/TCP")}},
+                              {L4("10.96.0.20:9000/TCP"), {}},
+                              {L4("192.168.1.10:30080/TCP"), {L4("10.244.1.5:8080/TCP"), L4("10.244.2.6:8080/TCP")}},
+                              {L4("198.51.100.7:80/TCP"), {L4("10.244.1.5:8080/TCP"), L4("10.244.2.6:8080/TCP")}}}));
   EXPECT_TRUE(MapsHold(external_maps_, {{L4("192.168.1.10:30080/TCP"), {L4("10.244.1.5:8080/TCP")}},
                                         {L4("198.51.100.7:80/TCP"), {L4("10.244.1.5:8080/TCP")}}}));
   EXPECT_EQ(policies_.Applied(), (DesiredPolicies{{L4("192.168.1.10:30080/TCP"), {.flags = LB_POL_F_PRESERVE_SOURCE}},
@@ -267,8 +266,7 @@ TEST_F(ApiWatcherTest, ProgramsBothViewsAndReportsEverySync) {
   EXPECT_EQ(second->no_local_endpoints_external, 1u) << "web: external Local, its endpoint elsewhere";
   EXPECT_THAT(second->health_checks, ElementsAre(HealthCheckService{"default", "web", 32001, 0}));
   EXPECT_THAT(observer_.queued(), ElementsAre(::testing::FieldsAre(0u, 1u)));
-  EXPECT_TRUE(MapsHold(external_maps_,
-                       {{L4("192.168.1.10:30080/TCP"), {}}, {L4("198.51.100.7:80/TCP"), {}}}));
+  EXPECT_TRUE(MapsHold(external_maps_, {{L4("192.168.1.10:30080/TCP"), {}}, {L4("198.51.100.7:80/TCP"), {}}}));
   const FrontendPolicy drop{.flags = LB_POL_F_PRESERVE_SOURCE | LB_POL_F_DROP_NO_BACKEND};
   EXPECT_EQ(policies_.Applied(),
             (DesiredPolicies{{L4("192.168.1.10:30080/TCP"), drop}, {L4("198.51.100.7:80/TCP"), drop}}));

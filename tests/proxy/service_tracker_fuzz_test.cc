@@ -1,5 +1,5 @@
 // Random operations: the changes TakeChanges() hands out, applied in turn,
-// always rebuild AllFrontends(); mutated objects never crash the tracker and,
+// always rebuild AllFrontends() and AllExternalFrontends(); mutated objects never crash the tracker and,
 // when rejected, change nothing.
 #include <algorithm>
 #include <random>
@@ -24,6 +24,7 @@ using k8s::testing::MakeNode;
 using k8s::testing::MakeService;
 using k8s::testing::MakeSlice;
 using tracker_testing::Dump;
+using tracker_testing::DumpExternal;
 
 constexpr char kNode[] = "node-a";
 
@@ -49,6 +50,23 @@ class RandomObjects {
         OneOf<std::vector<k8s::testing::PortSpec>>({{{"http", 80}}, {{"http", 80}, {"dns", 53, "UDP"}}, {{"", 80}}});
     json svc = MakeService("default", web ? "web" : "api", ips, ports);
     if (Pick(3) == 0) svc["spec"]["internalTrafficPolicy"] = "Local";
+    // What the external view is made of; each Service has addresses of its
+    // own, so that no two ever share a frontend.
+    if (Coin()) {
+      std::vector<int> node_ports;
+      for (size_t i = 0; i < ports.size(); ++i) node_ports.push_back((web ? 30080 : 30090) + static_cast<int>(i));
+      svc = tracker_testing::WithNodePorts(svc, node_ports);
+    }
+    if (Pick(3) == 0) {
+      svc = tracker_testing::WithExternalIps(
+          svc, {web ? "203.0.113.10" : "203.0.113.20", web ? "2001:db8::10" : "2001:db8::20"});
+    }
+    if (Pick(3) == 0) {
+      svc = tracker_testing::WithIngress(
+          svc, {{web ? "198.51.100.10" : "198.51.100.20", OneOf<std::string>({"", "VIP", "Proxy"})}});
+    }
+    if (Pick(3) == 0) svc = tracker_testing::WithSourceRanges(svc, {"198.51.100.0/24", "2001:db8:1::/48"});
+    if (Coin()) svc = tracker_testing::WithExternalTrafficPolicyLocal(svc);
     if (Pick(10) == 0) svc["metadata"]["labels"]["service.kubernetes.io/headless"] = "";
     if (Pick(10) == 0) svc["spec"]["type"] = "ExternalName";
     return svc;
@@ -95,10 +113,13 @@ TEST(TrackerModelTest, ChangesReplayedInOrderRebuildAllFrontends) {
   TrackerConfig config;
   config.node_name = kNode;
   config.start_time = absl::InfinitePast();
+  config.views = {
+      .nodeport_addresses = {IpAddress::Parse("192.168.1.10").value(), IpAddress::Parse("fd00:1::10").value()},
+      .external_view = true};
   ServiceTracker tracker(config);
   // What a caller that applies every change would hold, per Service.
   absl::btree_map<ServiceName, ServiceFrontends> applied;
-  size_t changes_seen = 0, drops_seen = 0;
+  size_t changes_seen = 0, drops_seen = 0, external_policies_seen = 0;
   for (int step = 0; step < 4000; ++step) {
     switch (random.Pick(7)) {
       case 0:
@@ -125,9 +146,13 @@ TEST(TrackerModelTest, ChangesReplayedInOrderRebuildAllFrontends) {
       ServiceFrontends& mine = applied[name];
       // |previous| is exactly what the last change for this Service said.
       ASSERT_EQ(Dump(change.previous, change.previous_drop), Dump(mine.frontends, mine.drop)) << name.ToString();
-      ASSERT_NE(Dump(change.previous, change.previous_drop), Dump(change.current, change.current_drop));
-      mine = ServiceFrontends{change.current, change.current_drop};
+      ASSERT_EQ(DumpExternal(change.external_previous), DumpExternal(mine.external)) << name.ToString();
+      ASSERT_TRUE(Dump(change.previous, change.previous_drop) != Dump(change.current, change.current_drop) ||
+                  DumpExternal(change.external_previous) != DumpExternal(change.external_current))
+          << "an unchanged Service was returned: " << name.ToString();
+      mine = ServiceFrontends{change.current, change.current_drop, change.external_current};
       drops_seen += change.current_drop.size();
+      external_policies_seen += change.external_current.policies.size();
     }
     EXPECT_EQ(tracker.pending_service_changes(), 0u);
     EXPECT_EQ(tracker.pending_endpoint_changes(), 0u);
@@ -135,14 +160,18 @@ TEST(TrackerModelTest, ChangesReplayedInOrderRebuildAllFrontends) {
     for (const auto& [name, mine] : applied) {
       all.frontends.insert(mine.frontends.begin(), mine.frontends.end());
       all.drop.insert(mine.drop.begin(), mine.drop.end());
+      all.external.frontends.insert(mine.external.frontends.begin(), mine.external.frontends.end());
+      all.external.policies.insert(mine.external.policies.begin(), mine.external.policies.end());
     }
     ASSERT_EQ(tracker_testing::DumpAll(tracker), Dump(all.frontends, all.drop)) << "step " << step;
+    ASSERT_EQ(DumpExternal(tracker.AllExternalFrontends()), DumpExternal(all.external)) << "step " << step;
     std::vector<absl::Time> times = tracker.TakeTriggerTimes();
     ASSERT_TRUE(std::is_sorted(times.begin(), times.end()));
   }
   // The walk must have covered real work, drops included.
   EXPECT_GT(changes_seen, 500u);
   EXPECT_GT(drops_seen, 10u);
+  EXPECT_GT(external_policies_seen, 100u);
 }
 
 TEST(TrackerModelTest, MutatedObjectsNeverCrashAndRejectedOnesChangeNothing) {

@@ -33,9 +33,9 @@ using tracker_testing::WithNodePorts;
 constexpr char kNode[] = "node-a";
 
 TrackerConfig Config() {
-  return TrackerConfig{.node_name = kNode,
-                       .views = {.nodeport_addresses = {IpAddress::Parse("192.168.1.10").value()},
-                                 .external_view = true}};
+  return TrackerConfig{
+      .node_name = kNode,
+      .views = {.nodeport_addresses = {IpAddress::Parse("192.168.1.10").value()}, .external_view = true}};
 }
 
 // |name| with two ports (http 80 -> 8080, https 443 -> 8443).
@@ -77,9 +77,8 @@ TEST_F(TrackerStatusTest, HealthCheckCountsDistinctReadyLocalEndpointIps) {
 TEST_F(TrackerStatusTest, OnlyLoadBalancersWithTheLocalPolicyHaveAHealthCheck) {
   // The API server sets healthCheckNodePort on these only; a stale field
   // elsewhere is ignored, as kube-proxy's NeedsHealthCheck does.
-  ASSERT_OK(tracker_.UpsertService(WithHealthCheckNodePort(WithNodePorts(TwoPorts("nodeport", "10.96.0.11"),
-                                                                         {30081, 30444}),
-                                                           32002)));
+  ASSERT_OK(tracker_.UpsertService(
+      WithHealthCheckNodePort(WithNodePorts(TwoPorts("nodeport", "10.96.0.11"), {30081, 30444}), 32002)));
   ASSERT_OK(tracker_.UpsertService(WithHealthCheckNodePort(
       WithIngress(WithNodePorts(TwoPorts("cluster-lb", "10.96.0.12"), {30082, 30445}), {{"198.51.100.8", ""}}),
       32003)));
@@ -159,11 +158,7 @@ INSTANTIATE_TEST_SUITE_P(
          {TwoPortSlice("web", {ServingTerminating("10.244.1.5", kNode), Ready("10.244.2.6", "node-b")})},
          0,
          0},
-        {"NoEndpointsAtAllIsNotCounted",
-         WithInternalTrafficPolicyLocal(HealthChecked(TwoPorts("web"))),
-         {},
-         0,
-         0},
+        {"NoEndpointsAtAllIsNotCounted", WithInternalTrafficPolicyLocal(HealthChecked(TwoPorts("web"))), {}, 0, 0},
         {"ExternalLocalOnAClusterIpServiceIsNoPolicy",
          WithExternalTrafficPolicyLocal(TwoPorts("web")),
          {TwoPortSlice("web", RemoteOnly())},
@@ -197,7 +192,9 @@ TEST_F(TrackerStatusTest, NoLocalCountsAreAsOfTheLastCheckout) {
 
 // ---- The external view in TakeChanges() ----
 
-json WebNodePort() { return WithNodePorts(MakeService("default", "web", {"10.96.0.10"}, {{"http", 80, "TCP", 8080}}), {30080}); }
+json WebNodePort() {
+  return WithNodePorts(MakeService("default", "web", {"10.96.0.10"}, {{"http", 80, "TCP", 8080}}), {30080});
+}
 json WebSlice(std::vector<EndpointSpec> endpoints) {
   return MakeSlice("default", "web-1", "web", "IPv4", {{"http", 8080}}, endpoints);
 }

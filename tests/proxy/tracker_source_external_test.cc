@@ -79,10 +79,10 @@ class TrackerSourceExternalTest : public ::testing::Test {
   }
 
   absl::Mutex mu_;
-  ServiceTracker tracker_{TrackerConfig{.node_name = kNode,
-                                        .start_time = kStart,
-                                        .views = {.nodeport_addresses = {IpAddress::Parse("192.168.1.10").value()},
-                                                  .external_view = true}}};
+  ServiceTracker tracker_{TrackerConfig{
+      .node_name = kNode,
+      .start_time = kStart,
+      .views = {.nodeport_addresses = {IpAddress::Parse("192.168.1.10").value()}, .external_view = true}}};
   TrackerSource source_{&mu_, &tracker_};
   FakeLbMaps socket_maps_, external_maps_;
   InMemoryPolicyMaps policies_;
@@ -92,9 +92,7 @@ class TrackerSourceExternalTest : public ::testing::Test {
 
 // Two Services list 203.0.113.7:80: "a" as its LoadBalancer IP with source
 // ranges, "z" as an externalIP. "a" owns it (first by name).
-json A() {
-  return WithSourceRanges(WithIngress(Svc("a", "10.96.0.10"), {{"203.0.113.7", ""}}), {"198.51.100.0/24"});
-}
+json A() { return WithSourceRanges(WithIngress(Svc("a", "10.96.0.10"), {{"203.0.113.7", ""}}), {"198.51.100.0/24"}); }
 json Z() { return WithExternalIps(Svc("z", "10.96.0.20"), {"203.0.113.7"}); }
 
 TEST_F(TrackerSourceExternalTest, ASharedExternalFrontendBelongsToTheFirstServiceByName) {
@@ -104,8 +102,7 @@ TEST_F(TrackerSourceExternalTest, ASharedExternalFrontendBelongsToTheFirstServic
   Sync();
   EXPECT_TRUE(ExternalMatchesTheTracker());
   EXPECT_TRUE(MapsHold(external_maps_, {{L4("203.0.113.7:80/TCP"), {L4("10.244.1.1:8080/TCP")}}}));
-  EXPECT_EQ(policies_.Applied().at(L4("203.0.113.7:80/TCP")).ToString(),
-            "flags=source-ranges ranges=198.51.100.0/24");
+  EXPECT_EQ(policies_.Applied().at(L4("203.0.113.7:80/TCP")).ToString(), "flags=source-ranges ranges=198.51.100.0/24");
 }
 
 TEST_F(TrackerSourceExternalTest, TheOwnerGivingUpHandsTheFrontendAndItsPolicyOver) {
