@@ -120,9 +120,8 @@ absl::Status TcProgram::SetDevice(int ifindex, const IpAddress& ip4, const IpAdd
                   "update bpfp_dev_v1");
 }
 
-absl::Status TcProgram::PutCt(const lb_ct_key& key, const lb_ct_value& value) {
-  return BpfError(bpf_map__update_elem(skel_->maps.bpfp_ct_v1, &key, sizeof(key), &value, sizeof(value), BPF_ANY),
-                  "update bpfp_ct_v1");
+absl::Status TcProgram::EraseCt(const lb_ct_key& key) {
+  return BpfError(bpf_map__delete_elem(skel_->maps.bpfp_ct_v1, &key, sizeof(key), 0), "delete from bpfp_ct_v1");
 }
 
 absl::StatusOr<lb_service_value> TcProgram::ServiceEntry(const L4Address& frontend, uint16_t slot) const {

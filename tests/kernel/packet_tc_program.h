@@ -43,8 +43,8 @@ class TcProgram {
   absl::Status SetPolicy(const L4Address& frontend, uint16_t flags, const std::vector<IpPrefix>& ranges = {});
   // bpfp_dev_v1: the node addresses of a managed device.
   absl::Status SetDevice(int ifindex, const IpAddress& ip4, const IpAddress& ip6);
-  // Writes a conntrack entry as is (to stage a state the datapath must cope with).
-  absl::Status PutCt(const lb_ct_key& key, const lb_ct_value& value);
+  // Deletes a conntrack entry, as the LRU does when it evicts one.
+  absl::Status EraseCt(const lb_ct_key& key);
 
   // Slot |slot| (the master by default) of |frontend| in bpfp_xsvc_v1.
   absl::StatusOr<lb_service_value> ServiceEntry(const L4Address& frontend, uint16_t slot = LB_SLOT_MASTER) const;

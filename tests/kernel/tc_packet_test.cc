@@ -239,6 +239,30 @@ TEST_F(TcPacketTest, SnatPicksAnotherPortWhenTheClientsPortIsTaken) {
   }
 }
 
+// The forward entry is gone (evicted) but the reply entry still maps the
+// backend's answers to this client: the flow takes its old tuple again
+// instead of a fresh SNAT port, so the connection survives.
+TEST_F(TcPacketTest, FlowWhoseForwardEntryWasEvictedKeepsItsSnatPort) {
+  const TestDevice& eth0 = TestNode::eth0();
+  const TestDevice& eth1 = TestNode::eth1();
+  const TestPeer& client = TestNode::client();
+  const L4Address frontend = Tcp(eth0.ip4, 30080);
+  ASSERT_OK(prog_->frontends().Upsert(frontend, {Tcp(kRemotePodA4, 8080)}));
+  PacketSpec syn = Packet(client.mac, eth0.mac, client.ip4, kClientPort, frontend);
+  Translate(Hook::kIngress, eth0, syn);
+
+  ASSERT_OK_AND_ASSIGN(auto entries, prog_->CtEntries());
+  for (const auto& [key, value] : entries) {
+    if (key.dir == LB_CT_DIR_FORWARD) ASSERT_OK(prog_->EraseCt(key));
+  }
+  PacketSpec ack = syn;
+  ack.tcp_flags = kTcpAck;
+  ack.seq = 1001;
+  Expect(Hook::kIngress, eth0, ack,
+         {TC_ACT_REDIRECT, Forwarded(ack, eth1.mac, TestNode::node2().mac, eth1.ip4, kClientPort, kRemotePodA4, 8080)});
+  EXPECT_EQ(CtLines().size(), 2u);
+}
+
 TEST_F(TcPacketTest, CountsOneConnectionPerNewFlow) {
   const TestDevice& eth0 = TestNode::eth0();
   const TestDevice& eth1 = TestNode::eth1();
