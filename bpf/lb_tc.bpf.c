@@ -59,15 +59,18 @@ static __always_inline int lb_device_addr(__u32 ifindex, __u8 family, union lb_a
 static __always_inline int lb_choose_source(struct __sk_buff *skb, const struct lb_pkt *pkt, struct lb_flow *flow)
 {
 	struct bpf_fib_lookup fib = {};
+	int routed;
 	int ret;
 
 	ret = lb_fib_lookup(skb, pkt, &flow->backend_addr, flow->backend_port, skb->ifindex, &fib);
 	if (ret == BPF_FIB_LKUP_RET_NOT_FWDED)
 		return 0;
-	if ((ret != BPF_FIB_LKUP_RET_SUCCESS && ret != BPF_FIB_LKUP_RET_NO_NEIGH) ||
-	    lb_device_addr(fib.ifindex, pkt->family, &flow->snat_addr))
+	routed = ret == BPF_FIB_LKUP_RET_SUCCESS || ret == BPF_FIB_LKUP_RET_NO_NEIGH;
+	if (!routed || lb_device_addr(fib.ifindex, pkt->family, &flow->snat_addr)) {
+		/* No route yet, or the egress device is not managed. */
 		if (lb_device_addr(skb->ifindex, pkt->family, &flow->snat_addr))
 			return -EADDRNOTAVAIL;
+	}
 	flow->flags |= LB_CT_F_SNAT;
 	return 0;
 }

@@ -120,6 +120,11 @@ absl::Status TcProgram::SetDevice(int ifindex, const IpAddress& ip4, const IpAdd
                   "update bpfp_dev_v1");
 }
 
+absl::Status TcProgram::EraseDevice(int ifindex) {
+  uint32_t key = ifindex;
+  return BpfError(bpf_map__delete_elem(skel_->maps.bpfp_dev_v1, &key, sizeof(key), 0), "delete from bpfp_dev_v1");
+}
+
 absl::Status TcProgram::EraseCt(const lb_ct_key& key) {
   return BpfError(bpf_map__delete_elem(skel_->maps.bpfp_ct_v1, &key, sizeof(key), 0), "delete from bpfp_ct_v1");
 }

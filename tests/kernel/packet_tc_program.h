@@ -43,6 +43,7 @@ class TcProgram {
   absl::Status SetPolicy(const L4Address& frontend, uint16_t flags, const std::vector<IpPrefix>& ranges = {});
   // bpfp_dev_v1: the node addresses of a managed device.
   absl::Status SetDevice(int ifindex, const IpAddress& ip4, const IpAddress& ip6);
+  absl::Status EraseDevice(int ifindex);
   // Deletes a conntrack entry, as the LRU does when it evicts one.
   absl::Status EraseCt(const lb_ct_key& key);
 

@@ -347,6 +347,24 @@ TEST_F(TcPacketTest, BackendOnANodeAddressGetsDnatOnlyAndGoesUpTheStack) {
   Expect(Hook::kEgress, eth0, answer, {TC_ACT_OK, translated});
 }
 
+TEST_F(TcPacketTest, SnatUsesTheIngressDeviceWhenTheEgressDeviceIsUnmanaged) {
+  const TestDevice& eth0 = TestNode::eth0();
+  const TestDevice& pod0 = TestNode::pod0();
+  const TestPeer& client = TestNode::client();
+  const TestPeer& pod = TestNode::local_pod();
+  const L4Address frontend = Tcp(eth0.ip4, 30080);
+  ASSERT_OK(prog_->frontends().Upsert(frontend, {Tcp(pod.ip4, 8080)}));
+  ASSERT_OK(prog_->EraseDevice(pod0_));
+  PacketSpec syn = Packet(client.mac, eth0.mac, client.ip4, kClientPort, frontend);
+  Expect(Hook::kIngress, eth0, syn,
+         {TC_ACT_REDIRECT, Forwarded(syn, pod0.mac, pod.mac, eth0.ip4, kClientPort, pod.ip4, 8080)});
+
+  SCOPED_TRACE("neither device has an address of the family: dropped");
+  ASSERT_OK(prog_->EraseDevice(eth0_));
+  ExpectBytes(Hook::kIngress, eth0, BuildPacket(Packet(client.mac, eth0.mac, client.ip4, kClientPort + 1, frontend)),
+              {TC_ACT_SHOT, std::nullopt, std::nullopt});
+}
+
 TEST_F(TcPacketTest, UnresolvedNextHopIsLeftToTheNeighbourSubsystem) {
   const TestDevice& eth0 = TestNode::eth0();
   const TestDevice& eth1 = TestNode::eth1();
