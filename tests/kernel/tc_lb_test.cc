@@ -48,10 +48,11 @@ class TcLbTest : public NodeFixture {
   // The node namespace gets, next to the topology's br0 (a bridge) and the
   // node ends of the pods' veths:
   //   ext0  a bridge (no ports), up, 192.0.2.10/24 and 2001:db8::10/64
-  //   ext1  an ifb, up, 198.51.100.10/24
+  //   ext1  a second bridge, up, 198.51.100.10/24
   //   down0 a bridge, down, 203.0.113.10/24
-  // (This kernel has no dummy driver: bridge and ifb stand in for a NIC,
-  // being neither loopback nor veth.)
+  // (This kernel has no dummy driver: bridges stand in for NICs, being
+  // neither loopback nor veth. Not ifb: loading the ifb module creates
+  // ifb0/ifb1 in the host's namespace.)
   //   vtest0/vtest1  a veth pair, up, vtest0 with 192.0.2.77/32
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(SetUpNode());
@@ -60,7 +61,7 @@ class TcLbTest : public NodeFixture {
         {"addr", "add", "192.0.2.10/24", "dev", "ext0"},
         {"addr", "add", "2001:db8::10/64", "dev", "ext0", "nodad"},
         {"link", "set", "ext0", "up"},
-        {"link", "add", "ext1", "type", "ifb"},
+        {"link", "add", "ext1", "type", "bridge"},
         {"addr", "add", "198.51.100.10/24", "dev", "ext1"},
         {"link", "set", "ext1", "up"},
         {"link", "add", "down0", "type", "bridge"},
@@ -184,7 +185,7 @@ TEST_F(TcLbTest, DetectNodeDevicesPicksAddressedDevicesAndSkipsLoopbackVethsAndD
   for (const NetDevice& d : all) kinds[d.name] = d.kind;
   EXPECT_EQ(kinds["br0"], "bridge");
   EXPECT_EQ(kinds["ext0"], "bridge");
-  EXPECT_EQ(kinds["ext1"], "ifb");
+  EXPECT_EQ(kinds["ext1"], "bridge");
   EXPECT_EQ(kinds["vtest0"], "veth");
   EXPECT_EQ(kinds["lo"], "");
 
