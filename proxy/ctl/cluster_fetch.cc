@@ -3,7 +3,9 @@
 #include <utility>
 
 #include "absl/container/btree_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "proxy/ip_prefix.h"
 #include "proxy/node_addresses.h"
 
@@ -28,8 +30,7 @@ absl::StatusOr<std::vector<nlohmann::json>> ListAll(k8s::ApiClient& client, cons
   return items;
 }
 
-absl::Status FetchNode(k8s::ApiClient& client, const FetchOptions& options, Fetched& out,
-                       std::vector<IpAddress>& internal_ips) {
+absl::Status FetchNode(k8s::ApiClient& client, const FetchOptions& options, Fetched& out) {
   absl::StatusOr<std::vector<nlohmann::json>> nodes =
       ListAll(client, {.path = "/api/v1/nodes",
                        .field_selector = absl::StrCat("metadata.name=", options.node_name),
@@ -42,7 +43,6 @@ absl::Status FetchNode(k8s::ApiClient& client, const FetchOptions& options, Fetc
       continue;
     }
     if (node->meta.name != options.node_name) continue;
-    internal_ips = NodeInternalIps(object);
     out.input.node = *std::move(node);
   }
   return absl::OkStatus();
@@ -88,24 +88,18 @@ absl::Status FetchSlices(k8s::ApiClient& client, const ExplainQuery& query, Fetc
 
 }  // namespace
 
-std::vector<IpAddress> NodeInternalIps(const nlohmann::json& node) {
-  std::vector<IpAddress> ips;
-  const nlohmann::json* addresses = nullptr;
-  if (auto status = node.find("status"); status != node.end() && status->is_object()) {
-    if (auto it = status->find("addresses"); it != status->end() && it->is_array()) addresses = &*it;
+std::vector<IpAddress> PrimaryIps(const std::string& bind_address) {
+  std::vector<IpAddress> out;
+  for (absl::string_view part : absl::StrSplit(bind_address, ',', absl::SkipWhitespace())) {
+    absl::StatusOr<IpAddress> ip = IpAddress::Parse(absl::StripAsciiWhitespace(part));
+    if (!ip.ok() || *ip == IpAddress::Parse(ip->is_v4() ? "0.0.0.0" : "::").value()) continue;
+    out.push_back(*ip);
   }
-  if (addresses == nullptr) return ips;
-  for (const nlohmann::json& entry : *addresses) {
-    if (!entry.is_object() || entry.value("type", nlohmann::json()) != "InternalIP") continue;
-    const nlohmann::json address = entry.value("address", nlohmann::json());
-    if (!address.is_string()) continue;
-    absl::StatusOr<IpAddress> ip = IpAddress::Parse(address.get<std::string>());
-    if (ip.ok()) ips.push_back(*ip);
-  }
-  return ips;
+  return out;
 }
 
-bool LocalhostNodePorts(const std::vector<std::string>& nodeport_addresses_flag) {
+bool LocalhostNodePorts(const std::vector<std::string>& nodeport_addresses_flag, bool iptables_localhost_nodeports) {
+  if (!iptables_localhost_nodeports) return false;
   if (nodeport_addresses_flag.empty()) return true;
   const IpAddress localhost = IpAddress::Parse("127.0.0.1").value();
   for (const std::string& value : nodeport_addresses_flag) {
@@ -120,13 +114,13 @@ absl::StatusOr<Fetched> FetchExplainInput(k8s::ApiClient& client, const ExplainQ
   Fetched out;
   out.input.node_name = options.node_name;
   out.input.service_proxy_name = options.service_proxy_name;
-  std::vector<IpAddress> internal_ips;
-  if (absl::Status s = FetchNode(client, options, out, internal_ips); !s.ok()) return s;
-  absl::StatusOr<std::vector<IpAddress>> nodeports =
-      SelectNodePortAddresses(options.node_addresses, options.nodeport_addresses_flag, internal_ips);
+  absl::StatusOr<std::vector<IpAddress>> nodeports = SelectNodePortAddresses(
+      options.node_addresses, options.nodeport_addresses_flag, PrimaryIps(options.bind_address));
   if (!nodeports.ok()) return nodeports.status();
   out.input.nodeport_addresses = *std::move(nodeports);
-  out.input.localhost_nodeports = LocalhostNodePorts(options.nodeport_addresses_flag);
+  out.input.localhost_nodeports =
+      LocalhostNodePorts(options.nodeport_addresses_flag, options.iptables_localhost_nodeports);
+  if (absl::Status s = FetchNode(client, options, out); !s.ok()) return s;
   if (absl::Status s = FetchServices(client, out); !s.ok()) return s;
   if (absl::Status s = FetchSlices(client, query, out); !s.ok()) return s;
   return out;

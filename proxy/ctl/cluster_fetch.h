@@ -17,12 +17,15 @@
 
 namespace bpfproxy::ctl {
 
+// Where the daemon serves NodePorts, worked out from its flags the way it
+// does (proxy/main.cc NodeViews).
 struct FetchOptions {
   std::string node_name;
-  // The addresses of the devices the daemon serves NodePorts on, and its
-  // --nodeport-addresses value.
+  // The addresses of the devices the daemon serves NodePorts on.
   std::vector<IpAddress> node_addresses;
-  std::vector<std::string> nodeport_addresses_flag;
+  std::vector<std::string> nodeport_addresses_flag;  // --nodeport-addresses
+  std::string bind_address = "0.0.0.0";              // --bind-address: "primary" overrides
+  bool iptables_localhost_nodeports = true;          // --iptables-localhost-nodeports
   std::string service_proxy_name;
 };
 
@@ -37,13 +40,15 @@ struct Fetched {
 absl::StatusOr<Fetched> FetchExplainInput(k8s::ApiClient& client, const ExplainQuery& query,
                                           const FetchOptions& options);
 
-// The InternalIP addresses in a Node object's status.addresses (for
-// --nodeport-addresses=primary); entries that do not parse are skipped.
-std::vector<IpAddress> NodeInternalIps(const nlohmann::json& node);
+// The addresses of --bind-address ("IP" or "IPv4,IPv6") that override the
+// node's primary IPs for --nodeport-addresses=primary: unspecified ones (the
+// default 0.0.0.0) override nothing.
+std::vector<IpAddress> PrimaryIps(const std::string& bind_address);
 
-// Whether the daemon serves NodePorts on 127.0.0.1 too: --nodeport-addresses
-// unset, or a CIDR of it contains 127.0.0.1.
-bool LocalhostNodePorts(const std::vector<std::string>& nodeport_addresses_flag);
+// Whether the daemon serves NodePorts on 127.0.0.1 too: unless
+// --iptables-localhost-nodeports=false, when --nodeport-addresses is unset or
+// one of its CIDRs holds 127.0.0.1 ("primary" does not).
+bool LocalhostNodePorts(const std::vector<std::string>& nodeport_addresses_flag, bool iptables_localhost_nodeports);
 
 }  // namespace bpfproxy::ctl
 

@@ -57,6 +57,8 @@ explain only, as the daemon takes them:
                              per-packet path is attached to)
   --nodeport-addresses=CIDR[,CIDR]|primary   the daemon's value (default:
                              every node address)
+  --bind-address=IP[,IP]     the daemon's value (what "primary" means)
+  --iptables-localhost-nodeports[=false]     the daemon's value (default true)
   -h, --help                 this text
 
 Exit codes: 0 done, 1 error, 2 usage error, 3 explain found a mismatch.
@@ -189,7 +191,10 @@ int Explain(const CtlConfig& config) {
   absl::StatusOr<Fetched> fetched = FetchExplainInput(**client, *query,
                                                       {.node_name = NodeName(config),
                                                        .node_addresses = *std::move(node_addresses),
-                                                       .nodeport_addresses_flag = config.nodeport_addresses});
+                                                       .nodeport_addresses_flag = config.nodeport_addresses,
+                                                       .bind_address = config.bind_address,
+                                                       .iptables_localhost_nodeports =
+                                                           config.iptables_localhost_nodeports});
   if (!fetched.ok()) return Fail(fetched.status());
   for (const std::string& warning : fetched->warnings) std::fprintf(stderr, "bpfproxyctl: %s\n", warning.c_str());
   Explanation explanation = bpfproxy::Explain(*query, fetched->input);
@@ -211,6 +216,15 @@ const std::map<std::string, Setter>& ValueFlags() {
       {"--hostname-override", [](CtlConfig& c, const std::string& v) { c.hostname_override = v; }},
       {"--devices", [list](CtlConfig& c, const std::string& v) { c.devices = list(v); }},
       {"--nodeport-addresses", [list](CtlConfig& c, const std::string& v) { c.nodeport_addresses = list(v); }},
+      {"--bind-address", [](CtlConfig& c, const std::string& v) { c.bind_address = v; }},
+  };
+  return *flags;
+}
+
+// Boolean flags: bare means true, or --flag=true|false.
+const std::map<std::string, bool CtlConfig::*>& BoolFlags() {
+  static const auto* flags = new std::map<std::string, bool CtlConfig::*>{
+      {"--iptables-localhost-nodeports", &CtlConfig::iptables_localhost_nodeports},
   };
   return *flags;
 }
@@ -231,6 +245,14 @@ absl::StatusOr<CtlConfig> ParseCtlArgs(const std::vector<std::string>& args) {
     } else if (absl::StartsWith(arg, "-")) {
       const size_t eq = arg.find('=');
       const std::string name = arg.substr(0, eq);
+      if (auto b = BoolFlags().find(name); b != BoolFlags().end()) {
+        const std::string value = eq == std::string::npos ? "true" : arg.substr(eq + 1);
+        if (value != "true" && value != "false") {
+          return absl::InvalidArgumentError(absl::StrCat("invalid value \"", value, "\" for flag ", name));
+        }
+        config.*(b->second) = value == "true";
+        continue;
+      }
       auto flag = ValueFlags().find(name);
       if (flag == ValueFlags().end()) return absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
       if (eq != std::string::npos) {

@@ -31,6 +31,8 @@ struct CtlConfig {
   std::string hostname_override;
   std::vector<std::string> devices;
   std::vector<std::string> nodeport_addresses;
+  std::string bind_address = "0.0.0.0";
+  bool iptables_localhost_nodeports = true;
 };
 
 // Flags may come before or after the command, as --flag=value or

@@ -149,14 +149,16 @@ class CtlTest : public NodeFixture {
     return out;
   }
 
-  // Polls `services --json` until its socket view is |want|; returns the last output.
+  // Polls `services --json` until its socket view is |want| and the
+  // per-packet path (on by default) is loaded; returns the last output.
   json EventuallyServices(const std::map<std::string, std::vector<std::string>>& want) {
     json got;
     for (absl::Time end = absl::Now() + absl::Seconds(15); absl::Now() < end; absl::SleepFor(absl::Milliseconds(50))) {
       CtlRun run = Ctl({"services", "--json"});
-      if (run.exit_code != 0) continue;  // The daemon may not have pinned its maps yet.
+      // While the daemon starts, its maps are pinned one by one.
+      if (run.exit_code != 0) continue;
       got = json::parse(run.out);
-      if (SocketView(got) == want) return got;
+      if (SocketView(got) == want && got["per_packet_path"] == true) return got;
     }
     ADD_FAILURE() << "services --json never showed the wanted socket view; last:\n" << got.dump(2);
     return got;

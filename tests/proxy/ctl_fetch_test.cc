@@ -58,11 +58,7 @@ json Service(const std::string& name, const std::string& ip) {
 
 TEST(FetchExplainInputTest, ListsTheNodeEveryServiceAndTheMatchingServicesSlices) {
   PathApiClient client;
-  json node = k8s::testing::MakeNode("node-a", "zone-a");
-  node["status"]["addresses"] = {{{"type", "Hostname"}, {"address", "node-a"}},
-                                 {{"type", "InternalIP"}, {"address", "192.168.1.2"}},
-                                 {{"type", "ExternalIP"}, {"address", "203.0.113.2"}}};
-  client.Serve(kNodes, {{node}});
+  client.Serve(kNodes, {{k8s::testing::MakeNode("node-a", "zone-a")}});
   json broken = Service("broken", "10.96.0.99");
   broken["spec"]["ports"][0]["port"] = "eighty";
   client.Serve(kServices, {{Service("web", "10.96.0.10"), broken}, {Service("db", "10.96.0.11")}});
@@ -75,15 +71,16 @@ TEST(FetchExplainInputTest, ListsTheNodeEveryServiceAndTheMatchingServicesSlices
                         {.node_name = "node-a",
                          .node_addresses = {IpAddress::Parse("192.168.1.2").value(),
                                             IpAddress::Parse("10.0.0.2").value()},
-                         .nodeport_addresses_flag = {"primary"}}));
+                         .nodeport_addresses_flag = {"primary"},
+                         .bind_address = "10.0.0.2"}));
   EXPECT_THAT(client.requests(),
               ElementsAre(kNodes, kServices, std::string(kServices) + " continue=1",
                           "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?kubernetes.io/"
                           "service-name=web&"));
   ASSERT_TRUE(fetched.input.node.has_value());
   EXPECT_EQ(fetched.input.node->zone, "zone-a");
-  // "primary": the Node's InternalIP.
-  EXPECT_THAT(fetched.input.nodeport_addresses, ElementsAre(IpAddress::Parse("192.168.1.2").value()));
+  // "primary": --bind-address overrides the first node address, as in the daemon.
+  EXPECT_THAT(fetched.input.nodeport_addresses, ElementsAre(IpAddress::Parse("10.0.0.2").value()));
   EXPECT_FALSE(fetched.input.localhost_nodeports);
   EXPECT_EQ(fetched.input.services.size(), 2u);
   EXPECT_EQ(fetched.input.slices.size(), 1u);
@@ -107,10 +104,18 @@ TEST(FetchExplainInputTest, BadNodePortAddressesAreAnError) {
 }
 
 TEST(LocalhostNodePortsTest, OnlyWhenUnsetOrCoveringLoopback) {
-  EXPECT_TRUE(LocalhostNodePorts({}));
-  EXPECT_TRUE(LocalhostNodePorts({"10.0.0.0/8", "127.0.0.0/8"}));
-  EXPECT_FALSE(LocalhostNodePorts({"10.0.0.0/8"}));
-  EXPECT_FALSE(LocalhostNodePorts({"primary"}));
+  EXPECT_TRUE(LocalhostNodePorts({}, true));
+  EXPECT_TRUE(LocalhostNodePorts({"10.0.0.0/8", "127.0.0.0/8"}, true));
+  EXPECT_FALSE(LocalhostNodePorts({"10.0.0.0/8"}, true));
+  EXPECT_FALSE(LocalhostNodePorts({"primary"}, true));
+  EXPECT_FALSE(LocalhostNodePorts({}, false));
+}
+
+TEST(PrimaryIpsTest, UnspecifiedAddressesOverrideNothing) {
+  EXPECT_THAT(PrimaryIps("0.0.0.0"), ::testing::IsEmpty());
+  EXPECT_THAT(PrimaryIps("10.0.0.2, ::"), ElementsAre(IpAddress::Parse("10.0.0.2").value()));
+  EXPECT_THAT(PrimaryIps("10.0.0.2,fd00::2"),
+              ElementsAre(IpAddress::Parse("10.0.0.2").value(), IpAddress::Parse("fd00::2").value()));
 }
 
 }  // namespace

@@ -315,6 +315,17 @@ TEST(CtlArgsTest, FlagsAnywhereInBothForms) {
   EXPECT_THAT(c.nodeport_addresses, ElementsAre("10.0.0.0/8", "primary"));
 }
 
+TEST(CtlArgsTest, BooleanFlags) {
+  ASSERT_OK_AND_ASSIGN(CtlConfig c, ParseCtlArgs({"services"}));
+  EXPECT_TRUE(c.iptables_localhost_nodeports);
+  ASSERT_OK_AND_ASSIGN(c, ParseCtlArgs({"services", "--iptables-localhost-nodeports=false"}));
+  EXPECT_FALSE(c.iptables_localhost_nodeports);
+  ASSERT_OK_AND_ASSIGN(c, ParseCtlArgs({"--iptables-localhost-nodeports", "services"}));
+  EXPECT_TRUE(c.iptables_localhost_nodeports);
+  EXPECT_THAT(ParseCtlArgs({"services", "--iptables-localhost-nodeports=no"}).status().message(),
+              HasSubstr("invalid value \"no\" for flag --iptables-localhost-nodeports"));
+}
+
 TEST(CtlArgsTest, UsageErrorsNameTheProblem) {
   struct Case {
     std::vector<std::string> args;
