@@ -2,14 +2,14 @@
 
 namespace bpfproxy::metrics {
 
-void ServiceDirectory::SetOwner(const L4Address& frontend, ServiceName owner) {
+void ServiceDirectory::SetOwner(uint8_t view, const L4Address& frontend, ServiceName owner) {
   absl::MutexLock lock(&mu_);
-  owners_[frontend] = std::move(owner);
+  owners_[std::make_pair(view, frontend)] = std::move(owner);
 }
 
-void ServiceDirectory::RemoveOwner(const L4Address& frontend) {
+void ServiceDirectory::RemoveOwner(uint8_t view, const L4Address& frontend) {
   absl::MutexLock lock(&mu_);
-  owners_.erase(frontend);
+  owners_.erase(std::make_pair(view, frontend));
 }
 
 void ServiceDirectory::SetServiceId(uint8_t view, uint32_t service_id, const L4Address& frontend) {
@@ -27,7 +27,7 @@ std::optional<ServiceDirectory::Entry> ServiceDirectory::Lookup(uint8_t view, ui
   auto id = ids_.find(std::make_pair(view, service_id));
   if (id == ids_.end()) return std::nullopt;
   Entry entry{.frontend = id->second};
-  if (auto owner = owners_.find(id->second); owner != owners_.end()) entry.service = owner->second;
+  if (auto owner = owners_.find(std::make_pair(view, id->second)); owner != owners_.end()) entry.service = owner->second;
   return entry;
 }
 

@@ -3,7 +3,8 @@
 // exported by Service name.
 //
 // Two facts come from two places, and the directory joins them:
-//   - frontend -> Service (namespace/name): the Service model knows it;
+//   - (view, frontend) -> Service (namespace/name): the Service model knows
+//     which Service owns each frontend of each view;
 //   - (view, service ID) -> frontend: the reconciler of that view assigns
 //     the IDs (LB_VIEW_SOCKET: bpfp_svc_v1, LB_VIEW_EXTERNAL: bpfp_xsvc_v1).
 // Thread-safe: written by the proxier's thread, read by scrapes.
@@ -36,9 +37,10 @@ class ServiceDirectory {
     bool operator==(const Entry&) const = default;
   };
 
-  // The Service a frontend belongs to; replaces an earlier owner.
-  void SetOwner(const L4Address& frontend, ServiceName owner);
-  void RemoveOwner(const L4Address& frontend);
+  // The Service |frontend| of |view| (LB_VIEW_*) belongs to; replaces an
+  // earlier owner. Views own frontends apart: a NodePort is in both.
+  void SetOwner(uint8_t view, const L4Address& frontend, ServiceName owner);
+  void RemoveOwner(uint8_t view, const L4Address& frontend);
 
   // The frontend |service_id| of |view| (LB_VIEW_*) was assigned to, or
   // that it no longer stands for anything.
@@ -53,7 +55,7 @@ class ServiceDirectory {
 
  private:
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<L4Address, ServiceName> owners_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::pair<uint8_t, L4Address>, ServiceName> owners_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::pair<uint8_t, uint32_t>, L4Address> ids_ ABSL_GUARDED_BY(mu_);
 };
 

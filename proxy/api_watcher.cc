@@ -132,6 +132,7 @@ void ApiWatcher::OnSync(const SyncReport& report) {
   stats.service_changes = changes.service_changes;
   stats.endpoint_changes = changes.endpoint_changes;
   stats.trigger_times = std::move(changes.trigger_times);
+  stats.owner_changes = std::move(changes.owner_changes);
   {
     absl::MutexLock lock(&mu_);
     stats.no_local_endpoints_internal = tracker_.no_local_endpoints_internal();

@@ -94,7 +94,30 @@ void HealthAndMetrics::OnChangeQueued(absl::Time when, size_t pending_service_ch
   metrics_.OnChangeQueued(when, pending_service_changes, pending_endpoint_changes);
 }
 
+void HealthAndMetrics::SetMapUsageSource(metrics::MapUsageProvider source) {
+  {
+    absl::MutexLock lock(&usage_mu_);
+    map_usage_source_ = std::move(source);
+    map_usage_ = map_usage_source_ ? map_usage_source_() : std::vector<metrics::MapUsage>{};
+  }
+  metrics_.SetMapUsageProvider([this] {
+    absl::MutexLock lock(&usage_mu_);
+    return map_usage_;
+  });
+}
+
 void HealthAndMetrics::OnSync(const SyncStats& stats) {
+  for (const FrontendOwnerChange& change : stats.owner_changes) {
+    if (change.name.empty()) {
+      directory_.RemoveOwner(change.view, change.frontend);
+    } else {
+      directory_.SetOwner(change.view, change.frontend, {change.namespace_, change.name});
+    }
+  }
+  {
+    absl::MutexLock lock(&usage_mu_);
+    if (map_usage_source_) map_usage_ = map_usage_source_();
+  }
   metrics_.OnSync(stats);
   if (!stats.report.ran || stopped_.load()) return;
   // Like kube-proxy, only a sync that applied everything makes the proxy

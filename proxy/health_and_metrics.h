@@ -74,8 +74,13 @@ class HealthAndMetrics : public SyncObserver {
   k8s::RequestObserver request_observer() { return metrics_.request_observer(); }
   // The control plane records which Service each datapath ID stands for.
   metrics::ServiceDirectory& service_directory() { return directory_; }
-  // To plug in map usage and reflector counters once they exist.
+  // To plug in reflector counters once they exist.
   metrics::ProxyMetrics& metrics() { return metrics_; }
+  // What bpfproxy_map_entries/_capacity show. |source| is read at once and
+  // then after every sync, on the sync thread, so it may read the writers
+  // without locks; scrapes get the last reading and never touch them. It
+  // must stay callable until the syncs stop.
+  void SetMapUsageSource(metrics::MapUsageProvider source);
   const ProxyHealthServer& proxy_health() const { return *proxy_health_; }
 
   // The ports bound (the kernel's choice for port 0); 0: disabled or not
@@ -110,6 +115,9 @@ class HealthAndMetrics : public SyncObserver {
   mutable absl::Mutex mu_;
   Endpoint healthz_ ABSL_GUARDED_BY(mu_);
   Endpoint metrics_endpoint_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex usage_mu_;
+  metrics::MapUsageProvider map_usage_source_ ABSL_GUARDED_BY(usage_mu_);
+  std::vector<metrics::MapUsage> map_usage_ ABSL_GUARDED_BY(usage_mu_);
   std::atomic<bool> stopped_{false};
   absl::Notification stop_;
   std::thread retry_thread_;

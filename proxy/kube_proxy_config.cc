@@ -473,6 +473,7 @@ absl::Status WriteKubeProxyConfiguration(const DaemonConfig& config, const std::
 }
 
 void LogConfigNotes(const DaemonConfig& config) {
+  if (!config.config_file.empty()) KLOG(INFO) << "Using the configuration in " << config.config_file;
   for (const std::string& warning : config.warnings) KLOG(WARNING) << warning;
   for (const IgnoredSetting& i : config.ignored) KLOG(WARNING) << "Ignoring " << i.setting << ": " << i.reason;
 }

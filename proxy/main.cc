@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -22,6 +23,8 @@
 #include "bpfproxy/lb_abi.h"
 #include "k8s/kube_config.h"
 #include "k8s/rest_api_client.h"
+#include "metrics/proxy_metrics.h"
+#include "metrics/service_directory.h"
 #include "proxy/api_watcher.h"
 #include "proxy/bpf_pins.h"
 #include "proxy/datapath.h"
@@ -145,6 +148,45 @@ absl::StatusOr<Writers> OpenWriters(Datapath& datapath) {
   return w;
 }
 
+// Names the datapath's per-frontend connection counters: each view's
+// reconciler tells the directory which service ID stands for which frontend
+// (those restored from the pins at once). An empty |directory| disconnects.
+void ConnectServiceIds(const Writers& writers, metrics::ServiceDirectory* directory) {
+  auto connect = [directory](Reconciler* reconciler, uint8_t view) {
+    if (reconciler == nullptr) return;
+    if (directory == nullptr) {
+      reconciler->SetServiceIdListener({});
+      return;
+    }
+    reconciler->SetServiceIdListener(
+        {.assigned = [directory, view](const L4Address& f, uint32_t id) { directory->SetServiceId(view, id, f); },
+         .released = [directory, view](const L4Address&, uint32_t id) { directory->RemoveServiceId(view, id); }});
+  };
+  connect(writers.socket.get(), LB_VIEW_SOCKET);
+  connect(writers.external.get(), LB_VIEW_EXTERNAL);
+}
+
+// bpfproxy_map_entries/_capacity: the maps the reconcilers account for,
+// entry by entry, so reading them costs nothing. The LRU maps the BPF
+// programs fill (conntrack, reverse NAT, affinity, counters) are not
+// counted: that would mean walking them.
+std::vector<metrics::MapUsage> MapUsageOf(const Writers& writers, Datapath& datapath) {
+  std::vector<metrics::MapUsage> out;
+  auto add = [&out](const Reconciler& r, const LbMapCapacity& capacity, const char* services, const char* backends,
+                    const char* members) {
+    out.push_back({services, r.service_entries(), capacity.services});
+    out.push_back({backends, r.backend_entries(), capacity.backends});
+    out.push_back({members, r.member_entries(), capacity.services});
+  };
+  add(*writers.socket, datapath.socket_maps().capacity(), LB_SERVICES_MAP_NAME, LB_BACKENDS_MAP_NAME,
+      LB_MEMBERS_MAP_NAME);
+  if (writers.external != nullptr && datapath.external_maps() != nullptr) {
+    add(*writers.external, datapath.external_maps()->capacity(), LB_XSERVICES_MAP_NAME, LB_XBACKENDS_MAP_NAME,
+        LB_XMEMBERS_MAP_NAME);
+  }
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<HealthAndMetrics>> StartHealthAndMetrics(const DaemonConfig& config,
                                                                         const ViewConfig& views) {
   HealthAndMetricsConfig health{.healthz_bind_address = config.healthz_bind_address,
@@ -183,22 +225,33 @@ int WatchApiServer(const DaemonConfig& config, Datapath& datapath, const Writers
     KLOG(ERROR) << "Cannot create the API client: " << client.status().message();
     return 1;
   }
+  HealthAndMetrics& observer = **health;
+  ConnectServiceIds(writers, &observer.service_directory());
+  observer.SetMapUsageSource([&writers, &datapath] { return MapUsageOf(writers, datapath); });
   ApiWatcherOptions options;
   options.node_name = NodeName(config);
   options.service_proxy_name = config.service_proxy_name;
   options.views = *std::move(views);
   options.proxier = {.min_sync_period = config.min_sync_period, .sync_period = config.sync_period};
-  options.observer = health->get();
+  options.observer = &observer;
   absl::StatusOr<std::unique_ptr<ApiWatcher>> watcher =
       ApiWatcher::Start(client->get(), writers.targets(), std::move(options));
   if (!watcher.ok()) {
     KLOG(ERROR) << "Cannot watch the API server: " << watcher.status().message();
+    ConnectServiceIds(writers, nullptr);
     return 1;
   }
+  observer.metrics().SetReflectorStatsProvider([w = watcher->get()] {
+    return std::vector<std::pair<std::string, k8s::ReflectorStats>>{{"services", w->services().stats()},
+                                                                    {"endpointslices", w->endpoint_slices().stats()},
+                                                                    {"nodes", w->node().stats()}};
+  });
   WaitForSignals(signals, nullptr);
+  observer.metrics().SetReflectorStatsProvider(nullptr);
   watcher->reset();  // Reflectors and the sync thread stop before the client and the observer go.
+  ConnectServiceIds(writers, nullptr);
   client->reset();
-  (*health)->Stop();
+  observer.Stop();
   return 0;
 }
 

@@ -314,8 +314,22 @@ void Reconciler::ForgetIfEmpty(const L4Address& frontend) {
   if (it == frontends_.end()) return;
   const AppliedFrontend& f = it->second;
   if (f.has_master || !f.slots.empty() || !f.members.empty()) return;
-  service_ids_.erase(f.service_id);
+  const uint32_t service_id = f.service_id;
+  service_ids_.erase(service_id);
   frontends_.erase(it);
+  if (id_listener_.released) id_listener_.released(frontend, service_id);
+}
+
+std::optional<uint32_t> Reconciler::ServiceIdOf(const L4Address& frontend) const {
+  auto it = frontends_.find(frontend);
+  if (it == frontends_.end()) return std::nullopt;
+  return it->second.service_id;
+}
+
+void Reconciler::SetServiceIdListener(ServiceIdListener listener) {
+  id_listener_ = std::move(listener);
+  if (!id_listener_.assigned) return;
+  for (const auto& [frontend, f] : frontends_) id_listener_.assigned(frontend, f.service_id);
 }
 
 absl::Status Reconciler::Upsert(const L4Address& frontend, absl::Span<const L4Address> backends) {
@@ -330,6 +344,7 @@ absl::Status Reconciler::UpsertInternal(const L4Address& frontend, absl::Span<co
   if (f.service_id == LB_SERVICE_ID_INVALID) {
     f.service_id = AllocateId(next_service_id_, service_ids_);
     service_ids_.insert(f.service_id);
+    if (id_listener_.assigned) id_listener_.assigned(frontend, f.service_id);
   }
   // Every exit path deletes backends that ended up unreferenced, including
   // ones created for this call when a later write failed.

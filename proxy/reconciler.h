@@ -25,7 +25,9 @@
 #define BPFPROXY_PROXY_RECONCILER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/container/btree_map.h"
@@ -86,6 +88,21 @@ class Reconciler {
   // Map entries the reconciler accounts for.
   size_t service_entries() const { return service_entries_; }
   size_t backend_entries() const { return by_id_.size(); }
+  size_t member_entries() const { return member_entries_; }
+
+  // The service ID |frontend| has in the maps; nullopt when it has none.
+  std::optional<uint32_t> ServiceIdOf(const L4Address& frontend) const;
+
+  // Hears which service ID stands for which frontend (for per-Service
+  // counters the BPF programs keep by ID): |assigned| when a frontend gets
+  // its ID, and at once for every frontend already held (e.g. restored from
+  // the pins); |released| when a frontend and its ID are forgotten. Called
+  // on the thread that writes through this reconciler; an empty function is
+  // not called.
+  struct ServiceIdListener {
+    std::function<void(const L4Address& frontend, uint32_t service_id)> assigned, released;
+  };
+  void SetServiceIdListener(ServiceIdListener listener);
 
  private:
   struct Backend {
@@ -133,6 +150,7 @@ class Reconciler {
   void PruneStale(const AddressSet& wanted, SyncResult& result);
 
   LbMaps* maps_;
+  ServiceIdListener id_listener_;
   absl::btree_map<L4Address, AppliedFrontend> frontends_;
   // Every backend entry in the map, by ID. Normally one ID per address;
   // after a foreign write there may be more, and only id_of_'s is reused.

@@ -26,6 +26,17 @@ struct HealthCheckService {
   bool operator==(const HealthCheckService&) const = default;
 };
 
+// Which Service owns a frontend of a view now (LB_VIEW_SOCKET: the socket
+// maps, LB_VIEW_EXTERNAL: the per-packet maps): what names the datapath's
+// per-frontend connection counters.
+struct FrontendOwnerChange {
+  uint8_t view = 0;  // LB_VIEW_*
+  L4Address frontend;
+  // The owner's namespace and name; both empty: no owner any more.
+  std::string namespace_, name;
+  bool operator==(const FrontendOwnerChange&) const = default;
+};
+
 // One sync that ran.
 struct SyncStats {
   SyncReport report;
@@ -42,6 +53,8 @@ struct SyncStats {
   size_t no_local_endpoints_external = 0;
   // Every Service with a health check node port, sorted by namespace/name.
   std::vector<HealthCheckService> health_checks;
+  // Frontends whose owner changed since the last sync, in order.
+  std::vector<FrontendOwnerChange> owner_changes;
 };
 
 class SyncObserver {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "bpfproxy/lb_abi.h"
+
 namespace bpfproxy {
 namespace {
 
@@ -33,16 +35,16 @@ ClaimsByFrontend ExternalClaims(ExternalFrontends view) {
 
 // ---- ClaimTable ----
 
-const Claim* TrackerSource::ClaimTable::Owner(const L4Address& frontend) const {
+std::optional<TrackerSource::ClaimTable::Owned> TrackerSource::ClaimTable::Owner(const L4Address& frontend) const {
   auto it = claims_.find(frontend);
-  if (it == claims_.end() || it->second.empty()) return nullptr;
-  return &it->second.begin()->second;
+  if (it == claims_.end() || it->second.empty()) return std::nullopt;
+  const auto& [name, claim] = *it->second.begin();
+  return Owned{name, claim};
 }
 
 void TrackerSource::ClaimTable::Touch(const L4Address& frontend) {
   if (before_.contains(frontend)) return;
-  const Claim* owner = Owner(frontend);
-  before_[frontend] = owner ? std::optional(*owner) : std::nullopt;
+  before_[frontend] = Owner(frontend);
 }
 
 void TrackerSource::ClaimTable::Apply(const ServiceName& name, const ClaimsByFrontend& previous,
@@ -61,10 +63,9 @@ void TrackerSource::ClaimTable::Apply(const ServiceName& name, const ClaimsByFro
 std::vector<TrackerSource::ClaimTable::Transition> TrackerSource::ClaimTable::TakeTransitions() {
   std::vector<Transition> out;
   for (auto& [f, was] : before_) {
-    const Claim* now = Owner(f);
-    std::optional<Claim> after = now ? std::optional(*now) : std::nullopt;
-    if (was == after) continue;
-    out.push_back(Transition{f, std::move(was), std::move(after)});
+    std::optional<Owned> now = Owner(f);
+    if (was == now) continue;
+    out.push_back(Transition{f, std::move(was), std::move(now)});
   }
   before_.clear();
   return out;
@@ -91,18 +92,36 @@ std::vector<FrontendSource::Change> TrackerSource::TakeChanges() {
   }
   std::vector<Change> out;
   for (ClaimTable::Transition& t : socket_.TakeTransitions()) {
+    NoteOwner(LB_VIEW_SOCKET, t);
+    if (!t.claim_changed()) continue;
     Change c;
-    if (t.before) c.previous[t.frontend] = std::move(t.before->backends);
-    if (t.after) c.current[t.frontend] = std::move(t.after->backends);
+    if (t.before) c.previous[t.frontend] = std::move(t.before->claim.backends);
+    if (t.after) c.current[t.frontend] = std::move(t.after->claim.backends);
     out.push_back(std::move(c));
   }
   for (ClaimTable::Transition& t : external_.TakeTransitions()) {
+    NoteOwner(LB_VIEW_EXTERNAL, t);
+    if (!t.claim_changed()) continue;
     Change c;
-    if (t.before) c.external_previous.Set(t.frontend, std::move(t.before->backends), std::move(t.before->policy));
-    if (t.after) c.external_current.Set(t.frontend, std::move(t.after->backends), std::move(t.after->policy));
+    if (t.before) {
+      c.external_previous.Set(t.frontend, std::move(t.before->claim.backends), std::move(t.before->claim.policy));
+    }
+    if (t.after) {
+      c.external_current.Set(t.frontend, std::move(t.after->claim.backends), std::move(t.after->claim.policy));
+    }
     out.push_back(std::move(c));
   }
   return out;
+}
+
+void TrackerSource::NoteOwner(uint8_t view, const ClaimTable::Transition& t) {
+  if (!t.owner_changed()) return;
+  FrontendOwnerChange change{.view = view, .frontend = t.frontend};
+  if (t.after) {
+    change.namespace_ = t.after->owner.namespace_;
+    change.name = t.after->owner.name;
+  }
+  taken_.owner_changes.push_back(std::move(change));
 }
 
 DesiredFrontends TrackerSource::AllFrontends() {

@@ -11,6 +11,7 @@
 #ifndef BPFPROXY_PROXY_TRACKER_SOURCE_H_
 #define BPFPROXY_PROXY_TRACKER_SOURCE_H_
 
+#include <cstdint>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -40,6 +41,9 @@ class TrackerSource : public FrontendSource {
     size_t service_changes = 0;             // Services whose object changed.
     size_t endpoint_changes = 0;            // EndpointSlice updates that changed endpoints.
     std::vector<absl::Time> trigger_times;  // Sorted.
+    // Frontends whose owning Service changed (or that lost their owner),
+    // socket view first, in the order they were taken.
+    std::vector<FrontendOwnerChange> owner_changes;
   };
   ChangeStats TakeChangeStats();
 
@@ -55,26 +59,42 @@ class TrackerSource : public FrontendSource {
   // The claims on the frontends of one view, and who owns each.
   class ClaimTable {
    public:
+    // A Service's claim, and which Service it is.
+    struct Owned {
+      ServiceName owner;
+      Claim claim;
+      bool operator==(const Owned&) const = default;
+    };
     struct Transition {
       L4Address frontend;
-      std::optional<Claim> before, after;  // The owner's claim; nullopt: no owner.
+      std::optional<Owned> before, after;  // The owner and its claim; nullopt: no owner.
+      bool claim_changed() const {
+        return before.has_value() != after.has_value() || (before && before->claim != after->claim);
+      }
+      bool owner_changed() const {
+        return before.has_value() != after.has_value() || (before && before->owner != after->owner);
+      }
     };
     // Service |name| gave up |previous| and claims |current|.
     void Apply(const ServiceName& name, const ClaimsByFrontend& previous, ClaimsByFrontend current);
-    // The frontends whose owner's claim changed since the last call.
+    // The frontends whose owner, or the owner's claim, changed since the
+    // last call.
     std::vector<Transition> TakeTransitions();
 
    private:
-    const Claim* Owner(const L4Address& frontend) const;
+    std::optional<Owned> Owner(const L4Address& frontend) const;
     void Touch(const L4Address& frontend);
 
     // Frontend -> the Services whose last taken state has it -> their claim.
     absl::flat_hash_map<L4Address, absl::btree_map<ServiceName, Claim>> claims_;
-    // The owner's claim before this batch, of every frontend touched.
-    absl::btree_map<L4Address, std::optional<Claim>> before_;
+    // The owner and its claim before this batch, of every frontend touched.
+    absl::btree_map<L4Address, std::optional<Owned>> before_;
   };
 
  private:
+  // Records an owner change of |t| in |view| (LB_VIEW_*) for ChangeStats.
+  void NoteOwner(uint8_t view, const ClaimTable::Transition& t);
+
   absl::Mutex* mu_;
   ServiceTracker* tracker_;
   ClaimTable socket_, external_;

@@ -19,63 +19,30 @@
 #include "proxy/bpf_lb_maps.h"
 #include "proxy/mounts.h"
 #include "e2e/k8s_objects.h"
+#include "tests/kernel/daemon_node_fixture.h"
 #include "tests/kernel/socket_lb_fixture.h"
 #include "e2e/process.h"
 
 namespace bpfproxy {
 namespace {
 
-using e2e::apiserver::ApiServerEmulator;
 using e2e::EndpointSpec;
 using e2e::L4;
-using e2e::NodeObject;
 using e2e::NotReady;
-using e2e::Process;
 using e2e::Ready;
 using e2e::ServiceObject;
 using e2e::SliceObject;
 using e2e::Terminating;
 
-constexpr char kNode[] = "node-a";
+constexpr const char* kNode = DaemonNodeFixture::kNodeName;
 
-class DaemonE2eTest : public NodeFixture {
+class DaemonE2eTest : public DaemonNodeFixture {
  protected:
   void SetUp() override {
     // The emulator's listener, and the daemon, live in the node namespace.
-    ASSERT_NO_FATAL_FAILURE(SetUpNode({8080, 9090}));
-    dir_ = bpffs_->path() + "-e2e";
-    ASSERT_OK(MakeDirs(dir_));
-    ASSERT_OK_AND_ASSIGN(pki_, e2e::apiserver::MakeTestPki(dir_, {"127.0.0.1"}));
-    e2e::apiserver::EmulatorConfig config;
-    config.server.tls_cert_file = pki_.server_cert;
-    config.server.tls_key_file = pki_.server_key;
-    config.token = pki_.token;
-    config.initial_objects = {NodeObject(kNode, "zone-a")};
-    ASSERT_OK_AND_ASSIGN(emulator_, ApiServerEmulator::Start(config));
-    ASSERT_OK_AND_ASSIGN(kubeconfig_, pki_.WriteKubeconfig(emulator_->url()));
-    ASSERT_NO_FATAL_FAILURE(StartDaemon());
+    ASSERT_NO_FATAL_FAILURE(SetUpDaemonNode({8080, 9090}, "e2e"));
+    ASSERT_NO_FATAL_FAILURE(StartDaemon({"--iptables-min-sync-period=0", "--v=2"}));
   }
-
-  void TearDown() override {
-    daemon_.reset();
-    if (HasFailure() && !dir_.empty()) std::fprintf(stderr, "daemon log:\n%s\n", e2e::ReadFile(Log()).c_str());
-    emulator_.reset();
-    LeaveNode();
-    if (node_ready()) EXPECT_OK(SocketLb::Cleanup(bpf_root()));
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-
-  std::string Log() const { return dir_ + "/daemon.log"; }
-
-  void StartDaemon() {
-    ASSERT_OK_AND_ASSIGN(daemon_, Process::Start({BPFPROXY_BINARY, "--kubeconfig=" + kubeconfig_,
-                                                  std::string("--hostname-override=") + kNode,
-                                                  "--bpf-root=" + bpf_root(), "--cgroup-root=" + cgroup_->path(),
-                                                  "--iptables-min-sync-period=0", "--v=2"},
-                                                 Log()));
-  }
-
-  void Apply(const nlohmann::json& object) { ASSERT_OK(emulator_->Apply(object)); }
 
   // What the pinned maps hold, read the way a restarted daemon reads them.
   DesiredFrontends Programmed() {
@@ -83,28 +50,6 @@ class DaemonE2eTest : public NodeFixture {
     BpfLbMaps maps(open(LB_SERVICES_MAP_NAME), open(LB_BACKENDS_MAP_NAME), open(LB_MEMBERS_MAP_NAME), {});
     absl::StatusOr<std::unique_ptr<Reconciler>> r = Reconciler::Create(&maps);
     return r.ok() ? (*r)->Applied() : DesiredFrontends{};
-  }
-
-  // Backends (or errors) reached by 30 TCP connections to ip:port.
-  static std::set<std::string> Reached(const IpAddress& ip, uint16_t port) {
-    std::set<std::string> out;
-    for (int i = 0; i < 30; ++i) {
-      absl::StatusOr<TcpClient> c = TcpClient::Connect(ip, port);
-      absl::StatusOr<std::string> line = c.ok() ? c->Request() : c.status();
-      out.insert(line.ok() ? BackendOf(*line) : absl::StrCat("error: ", strerror(ErrnoOf(line.status()))));
-    }
-    return out;
-  }
-
-  // Polls until 30 connections to ip:port reach exactly |want|.
-  ::testing::AssertionResult Eventually(const IpAddress& ip, uint16_t port, const std::set<std::string>& want) {
-    std::set<std::string> got;
-    for (absl::Time end = absl::Now() + absl::Seconds(15); absl::Now() < end;) {
-      if ((got = Reached(ip, port)) == want) return ::testing::AssertionSuccess();
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return ::testing::AssertionFailure() << HostPort(ip, port) << " reached {" << absl::StrJoin(got, ", ")
-                                         << "}, want {" << absl::StrJoin(want, ", ") << "}";
   }
 
   ::testing::AssertionResult EventuallyProgrammed(const DesiredFrontends& want) {
@@ -124,13 +69,6 @@ class DaemonE2eTest : public NodeFixture {
     return ::testing::AssertionFailure() << "programmed: " << absl::StrJoin(lines, "; ");
   }
 
-  static std::string Pod(int i, uint16_t port = 8080) { return HostPort(PodTopology::pod_ip4(i), port); }
-  static std::string Err(int e) { return absl::StrCat("error: ", strerror(e)); }
-
-  std::string dir_, kubeconfig_;
-  e2e::apiserver::TestPki pki_;
-  std::unique_ptr<ApiServerEmulator> emulator_;
-  std::unique_ptr<Process> daemon_;
 };
 
 const IpAddress kWebVip = Ip("10.96.0.10");
@@ -249,7 +187,7 @@ TEST_F(DaemonE2eTest, RestartKeepsOpenConnectionsAndNewOnesWorkThroughout) {
   daemon_->Signal(SIGTERM);
   EXPECT_EQ(daemon_->Wait(), 0);
   absl::SleepFor(absl::Milliseconds(300));  // No daemon at all.
-  ASSERT_NO_FATAL_FAILURE(StartDaemon());
+  ASSERT_NO_FATAL_FAILURE(StartDaemon({"--iptables-min-sync-period=0", "--v=2"}));
   // The restarted daemon picks up a change made while it was starting.
   Apply(SliceObject("web", "web-1", {{"http", 8080, "TCP"}},
                     {Ready(PodTopology::pod_ip4(0), kNode), Ready(PodTopology::pod_ip4(1), kNode),

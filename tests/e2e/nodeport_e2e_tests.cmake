@@ -6,9 +6,4 @@ target_link_libraries(nodeport_e2e_test PRIVATE bpfproxy_e2e bpfproxy_apiserver_
 target_compile_definitions(nodeport_e2e_test PRIVATE BPFPROXY_BINARY="$<TARGET_FILE:bpfproxy>")
 add_dependencies(nodeport_e2e_test bpfproxy)
 gtest_discover_tests(nodeport_e2e_test PROPERTIES TIMEOUT 180 DISCOVERY_TIMEOUT 30)
-# CMake 3.25's gtest_discover_tests flattens list-valued properties (LABELS
-# "kernel;e2e" comes out as LABELS kernel plus a stray "e2e"), so the labels
-# are set by a CTest include file that runs after the discovered tests exist.
-file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/nodeport_e2e_labels.cmake
-  "set_tests_properties(\${nodeport_e2e_test_TESTS} PROPERTIES LABELS \"kernel;e2e\")\n")
-set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${CMAKE_CURRENT_BINARY_DIR}/nodeport_e2e_labels.cmake)
+bpfproxy_label_discovered_tests(nodeport_e2e_test kernel e2e)

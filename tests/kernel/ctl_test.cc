@@ -34,22 +34,20 @@
 #include "proxy/mounts.h"
 #include "proxy/reconciler.h"
 #include "proxy/socket_lb.h"
+#include "tests/kernel/daemon_node_fixture.h"
 #include "tests/kernel/socket_lb_fixture.h"
 
 namespace bpfproxy {
 namespace {
 
-using e2e::NodeObject;
 using e2e::NotReady;
-using e2e::Process;
 using e2e::Ready;
 using e2e::ServiceObject;
 using e2e::SliceObject;
-using e2e::apiserver::ApiServerEmulator;
 using json = nlohmann::json;
 using ::testing::HasSubstr;
 
-constexpr char kNode[] = "node-a";
+constexpr const char* kNode = DaemonNodeFixture::kNodeName;
 
 struct CtlRun {
   int exit_code = -1;
@@ -79,51 +77,12 @@ CtlRun RunCtl(std::vector<std::string> args, const std::string& out_file, const 
   return run;
 }
 
-class CtlTest : public NodeFixture {
+class CtlTest : public DaemonNodeFixture {
  protected:
   void SetUp() override {
-    ASSERT_NO_FATAL_FAILURE(SetUpNode({8080}));
-    dir_ = bpffs_->path() + "-ctl";
-    ASSERT_OK(MakeDirs(dir_));
-    ASSERT_OK_AND_ASSIGN(pki_, e2e::apiserver::MakeTestPki(dir_, {"127.0.0.1"}));
-    e2e::apiserver::EmulatorConfig config;
-    config.server.tls_cert_file = pki_.server_cert;
-    config.server.tls_key_file = pki_.server_key;
-    config.token = pki_.token;
-    config.initial_objects = {NodeObject(kNode, "zone-a")};
-    ASSERT_OK_AND_ASSIGN(emulator_, ApiServerEmulator::Start(config));
-    ASSERT_OK_AND_ASSIGN(kubeconfig_, pki_.WriteKubeconfig(emulator_->url()));
+    ASSERT_NO_FATAL_FAILURE(SetUpDaemonNode({8080}, "ctl"));
     ASSERT_NO_FATAL_FAILURE(StartDaemon());
   }
-
-  void TearDown() override {
-    daemon_.reset();
-    if (HasFailure() && !dir_.empty()) {
-      std::fprintf(stderr, "daemon and bpfproxyctl log:\n%s\n", e2e::ReadFile(Log()).c_str());
-    }
-    emulator_.reset();
-    LeaveNode();
-    if (node_ready()) EXPECT_OK(SocketLb::Cleanup(bpf_root()));
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-
-  std::string Log() const { return dir_ + "/daemon.log"; }
-
-  void StartDaemon() {
-    ASSERT_OK_AND_ASSIGN(daemon_, Process::Start({BPFPROXY_BINARY, "--kubeconfig=" + kubeconfig_,
-                                                  std::string("--hostname-override=") + kNode,
-                                                  "--bpf-root=" + bpf_root(), "--cgroup-root=" + cgroup_->path(),
-                                                  "--iptables-min-sync-period=0"},
-                                                 Log()));
-  }
-
-  void StopDaemon() {
-    daemon_->Signal(SIGTERM);
-    EXPECT_EQ(daemon_->Wait(), 0);
-    daemon_.reset();
-  }
-
-  void Apply(const json& object) { ASSERT_OK(emulator_->Apply(object)); }
 
   // bpfproxyctl as an admin on this node runs it.
   CtlRun Ctl(std::vector<std::string> args) {
@@ -168,10 +127,6 @@ class CtlTest : public NodeFixture {
     return absl::StrCat(PodTopology::pod_ip4(i).ToString(), suffix);
   }
 
-  std::string dir_, kubeconfig_;
-  e2e::apiserver::TestPki pki_;
-  std::unique_ptr<ApiServerEmulator> emulator_;
-  std::unique_ptr<Process> daemon_;
 };
 
 json WithInternalTrafficPolicyLocal(json service) {

@@ -6,4 +6,5 @@ target_link_libraries(ctl_test PRIVATE bpfproxy_datapath bpfproxy_e2e bpfproxy_a
 target_compile_definitions(ctl_test PRIVATE BPFPROXY_BINARY="$<TARGET_FILE:bpfproxy>"
   BPFPROXYCTL_BINARY="$<TARGET_FILE:bpfproxyctl>")
 add_dependencies(ctl_test bpfproxy bpfproxyctl)
-gtest_discover_tests(ctl_test PROPERTIES LABELS "kernel;e2e" DISCOVERY_TIMEOUT 30)
+gtest_discover_tests(ctl_test PROPERTIES DISCOVERY_TIMEOUT 30)
+bpfproxy_label_discovered_tests(ctl_test kernel e2e)

@@ -305,8 +305,8 @@ TEST(ProxyMetricsTest, ConnectionsAreNamedByTheServiceDirectory) {
   directory.SetServiceId(LB_VIEW_SOCKET, 1, Frontend("10.96.0.10:53/UDP"));
   directory.SetServiceId(LB_VIEW_SOCKET, 2, Frontend("10.96.0.20:80/TCP"));
   directory.SetServiceId(LB_VIEW_EXTERNAL, 1, Frontend("192.168.1.5:30080/TCP"));
-  directory.SetOwner(Frontend("10.96.0.10:53/UDP"), {"kube-system", "kube-dns"});
-  directory.SetOwner(Frontend("192.168.1.5:30080/TCP"), {"web", "front"});
+  directory.SetOwner(LB_VIEW_SOCKET, Frontend("10.96.0.10:53/UDP"), {"kube-system", "kube-dns"});
+  directory.SetOwner(LB_VIEW_EXTERNAL, Frontend("192.168.1.5:30080/TCP"), {"web", "front"});
   source.result = std::vector<ConnectionCount>{
       {LB_VIEW_SOCKET, 1, 10}, {LB_VIEW_SOCKET, 2, 5}, {LB_VIEW_EXTERNAL, 1, 7}, {LB_VIEW_SOCKET, 99, 3}};
   metrics.SetConnectionSource(&source, &directory);
@@ -355,11 +355,18 @@ TEST(ServiceDirectoryTest, JoinsIdsAndOwners) {
   directory.SetServiceId(LB_VIEW_SOCKET, 1, Frontend("10.96.0.1:443/TCP"));
   EXPECT_EQ(directory.Lookup(LB_VIEW_SOCKET, 1), (ServiceDirectory::Entry{Frontend("10.96.0.1:443/TCP"), {}}));
   EXPECT_EQ(directory.Lookup(LB_VIEW_EXTERNAL, 1), std::nullopt);  // Views are separate.
-  directory.SetOwner(Frontend("10.96.0.1:443/TCP"), {"default", "kubernetes"});
+  directory.SetOwner(LB_VIEW_SOCKET, Frontend("10.96.0.1:443/TCP"), {"default", "kubernetes"});
   EXPECT_EQ(directory.Lookup(LB_VIEW_SOCKET, 1)->service, (ServiceName{"default", "kubernetes"}));
-  directory.SetOwner(Frontend("10.96.0.1:443/TCP"), {"default", "other"});
+  directory.SetOwner(LB_VIEW_SOCKET, Frontend("10.96.0.1:443/TCP"), {"default", "other"});
   EXPECT_EQ(directory.Lookup(LB_VIEW_SOCKET, 1)->service, (ServiceName{"default", "other"}));
-  directory.RemoveOwner(Frontend("10.96.0.1:443/TCP"));
+  // The same address in the other view has an owner of its own.
+  directory.SetServiceId(LB_VIEW_EXTERNAL, 1, Frontend("10.96.0.1:443/TCP"));
+  directory.SetOwner(LB_VIEW_EXTERNAL, Frontend("10.96.0.1:443/TCP"), {"default", "external"});
+  directory.RemoveOwner(LB_VIEW_EXTERNAL, Frontend("10.96.0.1:443/TCP"));
+  EXPECT_EQ(directory.Lookup(LB_VIEW_EXTERNAL, 1)->service, ServiceName{});
+  EXPECT_EQ(directory.Lookup(LB_VIEW_SOCKET, 1)->service, (ServiceName{"default", "other"}));
+  directory.RemoveServiceId(LB_VIEW_EXTERNAL, 1);
+  directory.RemoveOwner(LB_VIEW_SOCKET, Frontend("10.96.0.1:443/TCP"));
   EXPECT_EQ(directory.Lookup(LB_VIEW_SOCKET, 1)->service, ServiceName{});
   directory.RemoveServiceId(LB_VIEW_SOCKET, 1);
   EXPECT_EQ(directory.Lookup(LB_VIEW_SOCKET, 1), std::nullopt);

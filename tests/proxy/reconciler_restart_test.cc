@@ -2,11 +2,13 @@
 // state from the maps, and its first Sync prunes or repairs the entries an
 // earlier daemon (or a crash) left behind.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -465,6 +467,42 @@ TEST(ReconcilerTest, FirstSyncKeepsAnOrphanBackendThatIsWanted) {
   EXPECT_THAT(maps.ops(), ::testing::Not(::testing::Contains("delete be 1")));
   EXPECT_TRUE(MapsHold(maps, desired));
   EXPECT_THAT(Dump(maps), ::testing::Contains("be 1 10.244.0.1:8080/TCP"));
+}
+
+// --- Service IDs, as the metrics hear of them --------------------------------
+
+TEST(ReconcilerTest, ServiceIdListenerHearsRestoredNewAndReleasedIds) {
+  Maps m;
+  {
+    auto first = MustCreate(m.watched);
+    ASSERT_NE(first, nullptr);
+    MustSync(*first, Desired({{kSvcA, {kE1}}, {kSvcB443, {kE2}}}));
+  }
+  auto reconciler = MustCreate(m.watched);
+  ASSERT_NE(reconciler, nullptr);
+  std::vector<std::string> heard;
+  auto record = [&](absl::string_view what) {
+    return [&heard, what](const L4Address& frontend, uint32_t id) {
+      heard.push_back(absl::StrCat(what, " ", frontend.ToString(), " ", id));
+    };
+  };
+  reconciler->SetServiceIdListener({.assigned = record("assigned"), .released = record("released")});
+  // The restored IDs are the ones the masters in the maps carry.
+  EXPECT_THAT(heard, UnorderedElementsAre("assigned 10.96.0.1:80/TCP 1", "assigned 10.96.0.2:443/TCP 2"));
+  EXPECT_THAT(Dump(m.fake), ::testing::Contains("svc 10.96.0.2:443/TCP #0 id=2 count=1 flags=0"));
+  EXPECT_EQ(reconciler->ServiceIdOf(L4(kSvcA)), 1u);
+
+  heard.clear();
+  MustSync(*reconciler, Desired({{kSvcB443, {kE2}}, {kSvcC, {kE3}}}));
+  EXPECT_THAT(heard, ElementsAre("released 10.96.0.1:80/TCP 1", "assigned 10.96.0.3:80/TCP 3"));
+  EXPECT_EQ(reconciler->ServiceIdOf(L4(kSvcA)), std::nullopt);
+  EXPECT_EQ(reconciler->ServiceIdOf(L4(kSvcC)), 3u);
+
+  heard.clear();
+  ASSERT_TRUE(reconciler->Upsert(L4(kSvcC), {L4(kE3), L4(kE4)}).ok());
+  EXPECT_THAT(heard, IsEmpty()) << "a frontend keeps its ID while it changes";
+  ASSERT_TRUE(reconciler->Remove(L4(kSvcC)).ok());
+  EXPECT_THAT(heard, ElementsAre("released 10.96.0.3:80/TCP 3"));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "bpfproxy/lb_abi.h"
 #include "proxy/fake_lb_maps.h"
 #include "proxy/ip_prefix.h"
 #include "proxy/tracker_source.h"
@@ -172,6 +173,44 @@ TEST_F(TrackerSourceExternalTest, ChangeStatsCountWhatEachSyncTook) {
   TrackerSource::ChangeStats idle = source_.TakeChangeStats();
   EXPECT_EQ(idle.service_changes + idle.endpoint_changes, 0u);
   EXPECT_THAT(idle.trigger_times, IsEmpty());
+}
+
+// "socket 10.96.0.10:80/TCP default/web"; "-" for no owner.
+std::vector<std::string> OwnerLines(const std::vector<FrontendOwnerChange>& changes) {
+  std::vector<std::string> out;
+  for (const FrontendOwnerChange& c : changes) {
+    out.push_back(absl::StrCat(c.view == LB_VIEW_SOCKET ? "socket " : "external ", c.frontend.ToString(), " ",
+                               c.name.empty() ? "-" : absl::StrCat(c.namespace_, "/", c.name)));
+  }
+  return out;
+}
+
+TEST_F(TrackerSourceExternalTest, OwnerChangesNameTheServiceOfEachFrontendInEachView) {
+  Upsert(WithExternalIps(Svc("web", "10.96.0.10"), {"203.0.113.7"}), Slice("web", "10.244.1.1"));
+  Sync();
+  EXPECT_THAT(OwnerLines(source_.TakeChangeStats().owner_changes),
+              ElementsAre("socket 10.96.0.10:80/TCP default/web", "socket 203.0.113.7:80/TCP default/web",
+                          "external 203.0.113.7:80/TCP default/web"));
+
+  // "api" claims the same externalIP and, first by name, owns it in both
+  // views; the ClusterIP stays web's.
+  Upsert(WithExternalIps(Svc("api", "10.96.0.20"), {"203.0.113.7"}), Slice("api", "10.244.1.2"));
+  Sync();
+  EXPECT_THAT(OwnerLines(source_.TakeChangeStats().owner_changes),
+              ElementsAre("socket 10.96.0.20:80/TCP default/api", "socket 203.0.113.7:80/TCP default/api",
+                          "external 203.0.113.7:80/TCP default/api"));
+
+  // An endpoint change keeps every owner: nothing to report.
+  Upsert(WithExternalIps(Svc("web", "10.96.0.10"), {"203.0.113.7"}), Slice("web", "10.244.1.9"));
+  Sync();
+  EXPECT_THAT(source_.TakeChangeStats().owner_changes, IsEmpty());
+
+  Delete(WithExternalIps(Svc("api", "10.96.0.20"), {"203.0.113.7"}));
+  Delete(WithExternalIps(Svc("web", "10.96.0.10"), {"203.0.113.7"}));
+  Sync();
+  EXPECT_THAT(OwnerLines(source_.TakeChangeStats().owner_changes),
+              ElementsAre("socket 10.96.0.10:80/TCP -", "socket 10.96.0.20:80/TCP -", "socket 203.0.113.7:80/TCP -",
+                          "external 203.0.113.7:80/TCP -"));
 }
 
 }  // namespace
