@@ -31,16 +31,16 @@ HealthCheckServer::HealthCheckServer(http::HttpServer* http, const ProxyHealthCh
 
 HealthCheckServer::~HealthCheckServer() { Sync({}); }
 
-http::Response HealthCheckServer::Answer(const std::string& key) const {
+http::Response HealthCheckServer::Answer(const std::string& key, bool ipv6) const {
   std::string namespace_, name;
   size_t count = 0;
   {
     absl::MutexLock lock(&mu_);
     auto it = services_.find(key);
     if (it != services_.end()) {
-      namespace_ = it->second.namespace_;
-      name = it->second.name;
-      count = it->second.local_endpoints;
+      namespace_ = it->second.service.namespace_;
+      name = it->second.service.name;
+      count = it->second.service.LocalEndpointsFor(ipv6);
     } else {
       // The port is closing: tell the load balancer not to use this node.
       size_t slash = key.find('/');
@@ -69,7 +69,7 @@ void HealthCheckServer::Sync(const std::vector<HealthCheckService>& services) {
     absl::MutexLock lock(&mu_);
     for (auto it = services_.begin(); it != services_.end();) {
       auto want = wanted.find(it->first);
-      if (want == wanted.end() || want->second->node_port != it->second.port) {
+      if (want == wanted.end() || want->second->node_port != it->second.port()) {
         closing.emplace_back(it->first, std::move(it->second));
         it = services_.erase(it);
       } else {
@@ -78,7 +78,7 @@ void HealthCheckServer::Sync(const std::vector<HealthCheckService>& services) {
     }
   }
   for (auto& [key, instance] : closing) {
-    VLOG(2) << "Closing health check of Service " << key << " on port " << instance.port;
+    VLOG(2) << "Closing health check of Service " << key << " on port " << instance.port();
     CloseListeners(instance);
   }
 
@@ -87,12 +87,12 @@ void HealthCheckServer::Sync(const std::vector<HealthCheckService>& services) {
       absl::MutexLock lock(&mu_);
       auto it = services_.find(key);
       if (it != services_.end()) {
-        it->second.local_endpoints = service->local_endpoints;
+        it->second.service = *service;
         continue;
       }
-      services_[key] = Instance{service->namespace_, service->name, service->node_port, service->local_endpoints, {}};
+      services_[key] = Instance{*service, {}};
     }
-    Instance opened{service->namespace_, service->name, service->node_port, service->local_endpoints, {}};
+    Instance opened{*service, {}};
     absl::Status status = Open(key, opened);
     absl::MutexLock lock(&mu_);
     if (status.ok()) {
@@ -109,25 +109,27 @@ void HealthCheckServer::Sync(const std::vector<HealthCheckService>& services) {
 absl::Status HealthCheckServer::Open(const std::string& key, Instance& instance) {
   std::vector<http::BindAddress> addresses;
   if (options_.addresses.empty()) {
-    addresses.push_back(http::BindAddress{*IpAddress::Parse("0.0.0.0"), instance.port, /*wildcard=*/true});
+    addresses.push_back(http::BindAddress{*IpAddress::Parse("0.0.0.0"), instance.port(), /*wildcard=*/true});
   }
-  for (const IpAddress& ip : options_.addresses) addresses.push_back(http::BindAddress{ip, instance.port, false});
+  for (const IpAddress& ip : options_.addresses) addresses.push_back(http::BindAddress{ip, instance.port(), false});
 
   http::Routes routes;
-  routes.fallback = [this, key](const http::Request&) { return Answer(key); };
+  routes.fallback = [this, key](const http::Request& request) {
+    return Answer(key, request.local_address.has_value() && !request.local_address->is_v4());
+  };
   for (const http::BindAddress& address : addresses) {
     absl::StatusOr<http::HttpServer::ListenerId> id = http_->Listen(address, routes);
     if (!id.ok()) {
       CloseListeners(instance);  // All or nothing: the next Sync() retries.
-      ReportOpenFailure(key, instance.port, id.status());
+      ReportOpenFailure(key, instance.port(), id.status());
       return id.status();
     }
     instance.listeners.push_back(*id);
   }
   if (last_failure_.erase(key) > 0) {
-    KLOG(INFO) << "Health check of Service " << key << " is now open on port " << instance.port;
+    KLOG(INFO) << "Health check of Service " << key << " is now open on port " << instance.port();
   } else {
-    VLOG(2) << "Opened health check of Service " << key << " on port " << instance.port;
+    VLOG(2) << "Opened health check of Service " << key << " on port " << instance.port();
   }
   return absl::OkStatus();
 }
@@ -153,7 +155,7 @@ absl::btree_map<std::string, uint16_t> HealthCheckServer::OpenPorts() const {
   absl::MutexLock lock(&mu_);
   absl::btree_map<std::string, uint16_t> ports;
   for (const auto& [key, instance] : services_) {
-    if (!instance.listeners.empty()) ports[key] = instance.port;
+    if (!instance.listeners.empty()) ports[key] = instance.port();
   }
   return ports;
 }

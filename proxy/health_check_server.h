@@ -61,15 +61,15 @@ class HealthCheckServer {
   // "ns/name" -> port, for the Services whose port is open (tests, logs).
   absl::btree_map<std::string, uint16_t> OpenPorts() const;
 
-  // The answer for |key| ("ns/name"), as the port serves it.
-  http::Response Answer(const std::string& key) const;
+  // The answer for |key| ("ns/name") to a probe that arrived over IPv6
+  // (|ipv6|) or IPv4, as the port serves it.
+  http::Response Answer(const std::string& key, bool ipv6 = false) const;
 
  private:
   struct Instance {
-    std::string namespace_, name;
-    uint16_t port = 0;
-    size_t local_endpoints = 0;
+    HealthCheckService service;
     std::vector<http::HttpServer::ListenerId> listeners;
+    uint16_t port() const { return service.node_port; }
   };
   // Binds every address for |instance|; on failure closes what it opened.
   absl::Status Open(const std::string& key, Instance& instance) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);

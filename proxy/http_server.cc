@@ -11,6 +11,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <exception>
 #include <future>
 #include <optional>
@@ -45,6 +46,27 @@ net::ip::address ToAsio(const IpAddress& ip) {
   net::ip::address_v6::bytes_type bytes;
   std::copy(b.begin(), b.end(), bytes.begin());
   return net::ip::address_v6(bytes);
+}
+
+// IPv4 peers of a dual-stack socket show as v4-mapped IPv6; IpAddress
+// keeps those as IPv4.
+IpAddress FromAsio(const net::ip::address& address) {
+  if (address.is_v4()) {
+    const auto b = address.to_v4().to_bytes();
+    std::array<uint8_t, 16> mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, b[0], b[1], b[2], b[3]};
+    return IpAddress::FromBytes(mapped);
+  }
+  const auto b = address.to_v6().to_bytes();
+  std::array<uint8_t, 16> bytes;
+  std::copy(b.begin(), b.end(), bytes.begin());
+  return IpAddress::FromBytes(bytes);
+}
+
+std::optional<IpAddress> LocalAddressOf(tcp::socket& socket) {
+  boost::system::error_code ec;
+  tcp::endpoint local = socket.local_endpoint(ec);
+  if (ec) return std::nullopt;
+  return FromAsio(local.address());
 }
 
 std::string HttpDate() { return absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", absl::Now(), absl::UTCTimeZone()); }
@@ -171,6 +193,7 @@ void Session::OnRead(beast::error_code ec) {
   request.method = std::string(message.method_string());
   request.target = std::string(message.target());
   request.path = request.target.substr(0, request.target.find('?'));
+  request.local_address = LocalAddressOf(stream_.socket());
   Response response = Dispatch(listener_->routes(), request);
   Write(std::move(response), message.method() == bhttp::verb::head, message.keep_alive(), message.version());
 }

@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <optional>
 #include <vector>
 
 #include "absl/container/btree_map.h"
@@ -41,6 +42,9 @@ struct Request {
   std::string method;  // "GET", "HEAD", ...
   std::string target;  // As sent: "/healthz?verbose=1".
   std::string path;    // The target without its query: "/healthz".
+  // The address the client connected to (an IPv4 client of a dual-stack
+  // listener shows as IPv4); nullopt if the socket could not tell.
+  std::optional<IpAddress> local_address;
 };
 
 struct Response {

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "bpfproxy/lb_abi.h"
 
 namespace bpfproxy {
@@ -167,8 +168,20 @@ ServiceStatus ComputeStatus(const k8s::Service& service, const std::vector<Servi
   }
   // kube-proxy's NeedsHealthCheck: LoadBalancer with the Local policy.
   if (service.type == k8s::ServiceType::kLoadBalancer && external_local && service.health_check_node_port != 0) {
-    status.health_check = HealthCheckService{service.meta.namespace_, service.meta.name, service.health_check_node_port,
-                                             local_ready.size()};
+    // Counted per family, as kube-proxy's per-family proxiers count.
+    const auto count = [&local_ready](bool ipv6) {
+      return static_cast<size_t>(absl::c_count_if(local_ready, [ipv6](const IpAddress& ip) { return ip.is_v4() != ipv6; }));
+    };
+    const bool primary_ipv6 = !service.ip_families.empty()
+                                  ? service.ip_families.front() == k8s::IpFamily::kIPv6
+                                  : !service.cluster_ips.empty() && !service.cluster_ips.front().is_v4();
+    HealthCheckService check{.namespace_ = service.meta.namespace_,
+                             .name = service.meta.name,
+                             .node_port = service.health_check_node_port,
+                             .local_endpoints = count(primary_ipv6),
+                             .primary_ipv6 = primary_ipv6};
+    if (service.ip_families.size() > 1) check.secondary_local_endpoints = count(!primary_ipv6);
+    status.health_check = std::move(check);
   }
   return status;
 }

@@ -19,10 +19,26 @@
 namespace bpfproxy {
 
 // A Service with spec.healthCheckNodePort (type LoadBalancer, eTP Local).
+// kube-proxy runs one proxier per IP family, each counting only its own
+// family's endpoints, so a dual-stack pod counts once on each family, and a
+// probe sees the count of the family it arrived over.
 struct HealthCheckService {
   std::string namespace_, name;
-  uint16_t node_port = 0;       // spec.healthCheckNodePort
-  size_t local_endpoints = 0;   // This node's ready endpoints (kube-proxy's count)
+  uint16_t node_port = 0;  // spec.healthCheckNodePort
+  // This node's ready endpoints of the Service's primary family
+  // (ipFamilies[0]).
+  size_t local_endpoints = 0;
+  // Dual-stack Services: the secondary family's count.
+  std::optional<size_t> secondary_local_endpoints;
+  bool primary_ipv6 = false;  // The primary family is IPv6.
+
+  // The count a probe arriving over IPv6 (|ipv6|) or IPv4 answers with:
+  // its family's, or the primary family's when the Service has not got the
+  // probe's family.
+  size_t LocalEndpointsFor(bool ipv6) const {
+    if (ipv6 != primary_ipv6 && secondary_local_endpoints.has_value()) return *secondary_local_endpoints;
+    return local_endpoints;
+  }
   bool operator==(const HealthCheckService&) const = default;
 };
 

@@ -33,6 +33,7 @@
 #include "gtest/gtest.h"
 #include "tests/e2e/apiserver_test_client.h"
 #include "tests/kernel/kernel_gate.h"
+#include "tests/proxy/http_test_client.h"
 #include "tests/util/status_macros.h"
 
 namespace bpfproxy {
@@ -181,14 +182,13 @@ std::set<std::string> Collect(const Observe& observe, int tries, const std::set<
 
 // "200 localEndpoints=1" from the health check node port, or ErrorOf().
 std::string HealthCheck(const IpAddress& node, uint16_t port) {
-  e2e::apiserver::testing::TestClient client({.host = node.ToString(), .port = port});
-  absl::StatusOr<e2e::apiserver::testing::Response> response = client.Get("/");
-  if (!response.ok()) return ErrorOf(response.status());
-  nlohmann::json body = response->Json();
+  absl::StatusOr<testing_util::HttpAnswer> answer = testing_util::HttpGet(node.ToString(), port, "/");
+  if (!answer.ok()) return ErrorOf(answer.status());
+  nlohmann::json body = nlohmann::json::parse(answer->body, nullptr, /*allow_exceptions=*/false);
   if (!body.is_object() || !body.contains("localEndpoints")) {
-    return absl::StrCat(response->code, " unexpected body ", response->body);
+    return absl::StrCat(answer->status, " unexpected body ", answer->body);
   }
-  return absl::StrCat(response->code, " localEndpoints=", body["localEndpoints"].dump());
+  return absl::StrCat(answer->status, " localEndpoints=", body["localEndpoints"].dump());
 }
 
 // ---------------------------------------------------------------------------
@@ -422,6 +422,21 @@ TEST_F(NodePortE2eTest, HealthCheckNodePortFollowsLocalEndpoints) {
   SetEndpoints("web", {}, ipv4);
   ASSERT_TRUE(Eventually(health(0), {"503 localEndpoints=0"}, 1));
   ASSERT_TRUE(Eventually(health(1), {"503 localEndpoints=0"}, 1));
+
+  // Dual-stack: kube-proxy runs a proxier per family, so a dual-stack pod
+  // is one endpoint of each family, never two; a probe gets the count of
+  // the family it arrived over.
+  spec.cluster_ips = {"10.96.0.10", "fd00:96::10"};
+  Apply(ServiceObject("web", spec));
+  SetEndpoints("web", {kA0, kA1});
+  auto health6 = [](int n) { return [n] { return HealthCheck(T::node_ip6(n), kHealthCheckNodePort); }; };
+  ASSERT_TRUE(Eventually(health(0), {"200 localEndpoints=2"}, 1));
+  ASSERT_TRUE(Eventually(health6(0), {"200 localEndpoints=2"}, 1));
+  // The IPv6 endpoints leave: an IPv6 probe must drain the node, while
+  // IPv4 probes still find two.
+  SetEndpoints("web", {}, {IpFamily::kIpv6});
+  ASSERT_TRUE(Eventually(health6(0), {"503 localEndpoints=0"}, 1));
+  ASSERT_TRUE(Eventually(health(0), {"200 localEndpoints=2"}, 1));
 }
 
 // Clients route the external ranges via node A, which answers for them.

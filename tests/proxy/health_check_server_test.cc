@@ -188,5 +188,22 @@ TEST(HealthCheckServerAddressesTest, NoAddressesMeansEveryAddressDualStack) {
   }
 }
 
+TEST(HealthCheckServerAddressesTest, ADualStackServiceAnswersEachFamilyWithItsOwnCount) {
+  FakeProxyHealth health;
+  ASSERT_OK_AND_ASSIGN(auto http, http::HttpServer::Create());
+  ASSERT_OK_AND_ASSIGN(uint16_t port, FreePort("::"));
+  HealthCheckServer server(http.get(), &health);
+  // Two local IPv4 endpoints, no IPv6 one: a load balancer probing over
+  // IPv6 must not send IPv6 traffic here.
+  server.Sync({{.namespace_ = "ns", .name = "web", .node_port = port, .local_endpoints = 2,
+                .secondary_local_endpoints = 0}});
+  ASSERT_OK_AND_ASSIGN(HttpAnswer v4, HttpGet("127.0.0.1", port, "/"));
+  EXPECT_EQ(v4.status, 200);
+  EXPECT_THAT(v4.body, ::testing::HasSubstr("\"localEndpoints\": 2,"));
+  ASSERT_OK_AND_ASSIGN(HttpAnswer v6, HttpGet("::1", port, "/"));
+  EXPECT_EQ(v6.status, 503);
+  EXPECT_THAT(v6.body, ::testing::HasSubstr("\"localEndpoints\": 0,"));
+}
+
 }  // namespace
 }  // namespace bpfproxy

@@ -74,6 +74,35 @@ TEST_F(TrackerStatusTest, HealthCheckCountsDistinctReadyLocalEndpointIps) {
   EXPECT_THAT(tracker_.HealthCheckServices(), ElementsAre(Check("web", 32001, 2)));
 }
 
+TEST_F(TrackerStatusTest, DualStackHealthCheckCountsEachFamilyApart) {
+  // kube-proxy runs a proxier per family: a dual-stack pod is one local
+  // endpoint on IPv4 and one on IPv6, never two; a probe gets its family's.
+  ASSERT_OK(tracker_.UpsertService(HealthChecked(TwoPorts("web", "10.96.0.10"))));
+  json dual = HealthChecked(MakeService("default", "dual", {"fd00:96::10", "10.96.0.20"},
+                                        {{"http", 80, "TCP", 8080}, {"https", 443, "TCP", 8443}}),
+                            32002);
+  ASSERT_OK(tracker_.UpsertService(dual));
+  ASSERT_OK(tracker_.UpsertEndpointSlice(
+      TwoPortSlice("dual", {Ready("10.244.1.5", kNode), Ready("10.244.1.6", kNode)}, "IPv4")));
+  ASSERT_OK(tracker_.UpsertEndpointSlice(TwoPortSlice("dual", {Ready("fd00:244:1::5", kNode)}, "IPv6")));
+  ASSERT_OK(tracker_.UpsertEndpointSlice(TwoPortSlice("web", {Ready("10.244.1.5", kNode)}, "IPv4")));
+  tracker_.TakeChanges();
+  std::vector<HealthCheckService> checks = tracker_.HealthCheckServices();
+  ASSERT_EQ(checks.size(), 2u);
+  // ipFamilies[0] is IPv6: that is the primary count.
+  EXPECT_EQ(checks[0], (HealthCheckService{.namespace_ = "default",
+                                           .name = "dual",
+                                           .node_port = 32002,
+                                           .local_endpoints = 1,
+                                           .secondary_local_endpoints = 2,
+                                           .primary_ipv6 = true}));
+  EXPECT_EQ(checks[0].LocalEndpointsFor(/*ipv6=*/true), 1u);
+  EXPECT_EQ(checks[0].LocalEndpointsFor(/*ipv6=*/false), 2u);
+  // Single-stack: every probe gets the one family's count.
+  EXPECT_EQ(checks[1], Check("web", 32001, 1));
+  EXPECT_EQ(checks[1].LocalEndpointsFor(/*ipv6=*/true), 1u);
+}
+
 TEST_F(TrackerStatusTest, OnlyLoadBalancersWithTheLocalPolicyHaveAHealthCheck) {
   // The API server sets healthCheckNodePort on these only; a stale field
   // elsewhere is ignored, as kube-proxy's NeedsHealthCheck does.
