@@ -122,6 +122,15 @@ absl::StatusOr<std::unique_ptr<ApiWatcher>> ApiWatcher::Start(k8s::ApiClient* cl
   return w;
 }
 
+void ApiWatcher::SetNodePortAddresses(std::vector<IpAddress> addresses) {
+  bool changed = false;
+  {
+    absl::MutexLock lock(&mu_);
+    changed = tracker_.SetNodePortAddresses(std::move(addresses));
+  }
+  if (changed) proxier_->NotifyChanged();
+}
+
 void ApiWatcher::OnSync(const SyncReport& report) {
   // Drained on every sync, observed or not, so that nothing piles up.
   TrackerSource::ChangeStats changes = source_->TakeChangeStats();

@@ -67,6 +67,11 @@ class ApiWatcher {
   const k8s::Reflector& services() const { return *services_; }
   const k8s::Reflector& endpoint_slices() const { return *slices_; }
   const k8s::Reflector& node() const { return *node_; }
+  // The node's NodePort addresses changed (see Datapath::RefreshDevices()):
+  // the Services with NodePorts are recomputed and the next sync applies
+  // the difference. Thread-safe.
+  void SetNodePortAddresses(std::vector<IpAddress> addresses);
+
   // Objects the tracker rejected, per resource (logged and skipped).
   int64_t rejected_objects() const { return rejected_; }
 

@@ -1,5 +1,6 @@
 #include "proxy/datapath.h"
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_join.h"
 #include "proxy/bpf_pins.h"
 #include "proxy/log.h"
@@ -7,16 +8,38 @@
 
 namespace bpfproxy {
 
-absl::Status Datapath::ReadDevices() {
+namespace {
+
+// What the tc programs depend on: which devices (by ifindex: a device
+// deleted and created again under its name needs the programs again) and
+// their addresses (the SNAT source).
+bool SameAttachment(const std::vector<NetDevice>& a, const std::vector<NetDevice>& b) {
+  return absl::c_equal(a, b, [](const NetDevice& x, const NetDevice& y) {
+    return x.name == y.name && x.ifindex == y.ifindex && x.addresses == y.addresses;
+  });
+}
+
+std::string AddressList(const std::vector<IpAddress>& ips) {
+  return absl::StrJoin(ips, ",", [](std::string* out, const IpAddress& ip) { out->append(ip.ToString()); });
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<NetDevice>> Datapath::FindDevices() const {
   std::vector<std::string> names = config_.devices;
   if (names.empty()) {
     absl::StatusOr<std::vector<std::string>> detected = DetectNodeDevices();
     if (!detected.ok()) return detected.status();
     names = *std::move(detected);
   }
-  absl::StatusOr<std::vector<NetDevice>> devices = FindNetDevices(names);
+  return FindNetDevices(names);
+}
+
+absl::Status Datapath::ReadDevices() {
+  absl::StatusOr<std::vector<NetDevice>> devices = FindDevices();
   if (!devices.ok()) return devices.status();
-  devices_ = std::move(names);
+  devices_.clear();
+  for (const NetDevice& device : *devices) devices_.push_back(device.name);
   node_addresses_ = NodeAddressesOf(*devices);
   return absl::OkStatus();
 }
@@ -51,20 +74,28 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathConfig& c
   }
   KLOG(INFO) << "Datapath: socket LB " << (config.socket_mode == SocketLbMode::kHostOnly ? "host-only" : "all")
              << ", per-packet LB " << (config.per_packet_lb ? "on" : "off") << ", devices ["
-             << absl::StrJoin(datapath->devices_, ",") << "], node addresses ["
-             << absl::StrJoin(datapath->node_addresses_, ",",
-                              [](std::string* out, const IpAddress& ip) { out->append(ip.ToString()); })
+             << absl::StrJoin(datapath->devices_, ",") << "], node addresses [" << AddressList(datapath->node_addresses_)
              << "]";
   return datapath;
 }
 
 absl::StatusOr<bool> Datapath::RefreshDevices() {
-  std::vector<IpAddress> before = node_addresses_;
-  if (absl::Status s = ReadDevices(); !s.ok()) return s;
-  if (tc_ != nullptr) {
-    if (absl::Status s = tc_->SetDevices(devices_); !s.ok()) return s;
+  absl::StatusOr<std::vector<NetDevice>> devices = FindDevices();
+  if (!devices.ok()) return devices.status();
+  std::vector<std::string> names;
+  for (const NetDevice& device : *devices) names.push_back(device.name);
+  std::vector<IpAddress> addresses = NodeAddressesOf(*devices);
+  const bool reattach = tc_ != nullptr && !SameAttachment(tc_->devices(), *devices);
+  if (names == devices_ && addresses == node_addresses_ && !reattach) return false;  // The common case.
+  if (reattach) {
+    if (absl::Status s = tc_->SetDevices(names); !s.ok()) return s;
   }
-  return node_addresses_ != before;
+  KLOG(INFO) << "Node devices now [" << absl::StrJoin(names, ",") << "] with addresses [" << AddressList(addresses)
+             << "] (were [" << absl::StrJoin(devices_, ",") << "], [" << AddressList(node_addresses_) << "])";
+  const bool changed = addresses != node_addresses_;
+  devices_ = std::move(names);
+  node_addresses_ = std::move(addresses);
+  return changed;
 }
 
 absl::Status Datapath::Cleanup(const std::string& bpf_root) {

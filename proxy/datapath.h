@@ -53,8 +53,10 @@ class Datapath {
   const std::vector<IpAddress>& node_addresses() const { return node_addresses_; }
 
   // Reads the devices (detects them again unless --devices was given) and
-  // their addresses; with per_packet_lb, attaches to new devices and
-  // detaches from ones gone. Returns whether node_addresses() changed.
+  // their addresses; with per_packet_lb, attaches to new devices, detaches
+  // from ones gone and rewrites the SNAT addresses — only when something
+  // changed, so calling it every few seconds costs one netlink dump.
+  // Returns whether node_addresses() changed. Not thread-safe: one caller.
   absl::StatusOr<bool> RefreshDevices();
 
   SocketLb& socket_lb() { return *socket_; }
@@ -62,6 +64,7 @@ class Datapath {
 
  private:
   Datapath() = default;
+  absl::StatusOr<std::vector<NetDevice>> FindDevices() const;
   absl::Status ReadDevices();
 
   DatapathConfig config_;

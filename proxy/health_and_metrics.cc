@@ -94,6 +94,10 @@ void HealthAndMetrics::OnChangeQueued(absl::Time when, size_t pending_service_ch
   metrics_.OnChangeQueued(when, pending_service_changes, pending_endpoint_changes);
 }
 
+void HealthAndMetrics::SetNodePortAddresses(std::vector<IpAddress> addresses) {
+  if (health_checks_ != nullptr && !stopped_.load()) health_checks_->SetAddresses(std::move(addresses));
+}
+
 void HealthAndMetrics::SetMapUsageSource(metrics::MapUsageProvider source) {
   {
     absl::MutexLock lock(&usage_mu_);

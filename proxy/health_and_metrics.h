@@ -70,6 +70,11 @@ class HealthAndMetrics : public SyncObserver {
   void OnSync(const SyncStats& stats) override;
   void OnNode(const std::optional<k8s::Node>& node) override;
 
+  // The node's NodePort addresses changed: the health check node ports
+  // move to |addresses| (only when --nodeport-addresses narrowed them;
+  // empty means every address).
+  void SetNodePortAddresses(std::vector<IpAddress> addresses);
+
   // For RestApiOptions::observer (rest_client_* metrics).
   k8s::RequestObserver request_observer() { return metrics_.request_observer(); }
   // The control plane records which Service each datapath ID stands for.

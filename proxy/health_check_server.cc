@@ -57,6 +57,30 @@ http::Response HealthCheckServer::Answer(const std::string& key, bool ipv6) cons
 
 void HealthCheckServer::Sync(const std::vector<HealthCheckService>& services) {
   absl::MutexLock sync_lock(&sync_mu_);
+  SyncLocked(services);
+}
+
+void HealthCheckServer::SetAddresses(std::vector<IpAddress> addresses) {
+  absl::MutexLock sync_lock(&sync_mu_);
+  if (addresses == options_.addresses) return;
+  options_.addresses = std::move(addresses);
+  // Every port is opened again on the new addresses: close all, then let
+  // SyncLocked() open what is missing. Probes are refused for a moment.
+  std::vector<HealthCheckService> current;
+  std::vector<Instance> closing;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [key, instance] : services_) {
+      current.push_back(instance.service);
+      closing.push_back(std::move(instance));
+    }
+    services_.clear();
+  }
+  for (Instance& instance : closing) CloseListeners(instance);
+  SyncLocked(current);
+}
+
+void HealthCheckServer::SyncLocked(const std::vector<HealthCheckService>& services) {
   absl::btree_map<std::string, const HealthCheckService*> wanted;
   for (const HealthCheckService& service : services) {
     if (service.node_port != 0) wanted[KeyOf(service.namespace_, service.name)] = &service;

@@ -58,6 +58,10 @@ class HealthCheckServer {
   // check node port and its local endpoint count). Called after each sync.
   void Sync(const std::vector<HealthCheckService>& services);
 
+  // The node's NodePort addresses changed: every port listens on
+  // |addresses| from now on (empty: every address).
+  void SetAddresses(std::vector<IpAddress> addresses);
+
   // "ns/name" -> port, for the Services whose port is open (tests, logs).
   absl::btree_map<std::string, uint16_t> OpenPorts() const;
 
@@ -71,6 +75,7 @@ class HealthCheckServer {
     std::vector<http::HttpServer::ListenerId> listeners;
     uint16_t port() const { return service.node_port; }
   };
+  void SyncLocked(const std::vector<HealthCheckService>& services) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   // Binds every address for |instance|; on failure closes what it opened.
   absl::Status Open(const std::string& key, Instance& instance) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   void CloseListeners(Instance& instance);
@@ -80,10 +85,10 @@ class HealthCheckServer {
 
   http::HttpServer* const http_;
   const ProxyHealthChecker* const proxy_health_;
-  const HealthCheckServerOptions options_;
-
-  // Serialises Sync() (the proxier's thread) against the destructor.
+  // Serialises Sync() (the proxier's thread) against SetAddresses() and
+  // the destructor.
   absl::Mutex sync_mu_;
+  HealthCheckServerOptions options_ ABSL_GUARDED_BY(sync_mu_);
   // Read by the HTTP threads: kept apart from sync_mu_ so that answers
   // never wait for a bind.
   mutable absl::Mutex mu_;

@@ -246,6 +246,17 @@ void ServiceTracker::SetZone(const std::string& zone) {
   for (const auto& [name, slices] : slices_) dirty_.insert(name);
 }
 
+bool ServiceTracker::SetNodePortAddresses(std::vector<IpAddress> addresses) {
+  if (addresses == config_.views.nodeport_addresses) return false;
+  config_.views.nodeport_addresses = std::move(addresses);
+  for (const auto& [name, service] : services_) {
+    if (absl::c_any_of(service.ports, [](const k8s::ServicePort& port) { return port.node_port != 0; })) {
+      dirty_.insert(name);
+    }
+  }
+  return true;
+}
+
 absl::Status ServiceTracker::UpsertNode(const nlohmann::json& object) {
   absl::StatusOr<k8s::Node> node = k8s::DecodeNode(object);
   if (!node.ok()) return node.status();

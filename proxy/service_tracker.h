@@ -96,6 +96,11 @@ class ServiceTracker {
   absl::Status UpsertNode(const nlohmann::json& object);  // Only this node's object matters.
   absl::Status DeleteNode(const nlohmann::json& object);
 
+  // The node's addresses that serve NodePorts changed (an address was added
+  // or removed on a device): every Service with a NodePort is computed
+  // again at the next TakeChanges(). Returns whether anything changed.
+  bool SetNodePortAddresses(std::vector<IpAddress> addresses);
+
   // kube-proxy's checkout: for every Service whose computed frontends changed
   // since the last call, {what was returned before, what is true now}; a
   // deleted Service has an empty |current|. Services whose result is
@@ -153,7 +158,7 @@ class ServiceTracker {
   std::optional<ServiceName> ForgetSlice(const SliceKey& key);
   void SetZone(const std::string& zone);
 
-  const TrackerConfig config_;
+  TrackerConfig config_;  // Only views.nodeport_addresses changes.
   const absl::Time start_time_;
   absl::btree_map<ServiceName, k8s::Service> services_;
   // EndpointSlices by the Service they belong to, then by slice name.

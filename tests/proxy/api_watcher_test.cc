@@ -284,6 +284,34 @@ TEST_F(ApiWatcherTest, ProgramsBothViewsAndReportsEverySync) {
   EXPECT_TRUE(Eventually([&] { return !last_node()->has_value(); }));
 }
 
+TEST_F(ApiWatcherTest, ANewNodeAddressMovesTheNodePortsInBothViews) {
+  api_.SetList(kServices, {Web(), Api()});
+  api_.SetList(kSlices, {WebSlice({Ready("10.244.1.5", kNode)}, absl::Now()), ApiSlice()});
+  ASSERT_NO_FATAL_FAILURE(Start());
+  ASSERT_TRUE(observer_.WaitForSync().has_value());
+  const std::vector<L4Address> local = {L4("10.244.1.5:8080/TCP")};
+  ASSERT_TRUE(MapsHold(external_maps_, {{L4("192.168.1.10:30080/TCP"), local}, {L4("198.51.100.7:80/TCP"), local}}));
+
+  // The node's address moves from .10 to .11 (DHCP, a re-IP): NodePorts
+  // follow; ClusterIPs and LB IPs are not rewritten.
+  socket_maps_.ClearOps();
+  watcher_->SetNodePortAddresses({IpAddress::Parse("192.168.1.11").value()});
+  ASSERT_TRUE(Eventually([&] {
+    return MapsHold(external_maps_, {{L4("192.168.1.11:30080/TCP"), local}, {L4("198.51.100.7:80/TCP"), local}});
+  }));
+  EXPECT_TRUE(Eventually([&] {
+    return MapsHold(socket_maps_, {{L4("10.96.0.10:80/TCP"), local},
+                                   {L4("10.96.0.20:9000/TCP"), {}},
+                                   {L4("192.168.1.11:30080/TCP"), local},
+                                   {L4("198.51.100.7:80/TCP"), local}});
+  }));
+  for (const std::string& op : socket_maps_.ops()) {
+    EXPECT_EQ(op.find("10.96.0."), std::string::npos) << "a ClusterIP was rewritten: " << op;
+  }
+  EXPECT_EQ(policies_.Applied(), (DesiredPolicies{{L4("192.168.1.11:30080/TCP"), {.flags = LB_POL_F_PRESERVE_SOURCE}},
+                                                  {L4("198.51.100.7:80/TCP"), {.flags = LB_POL_F_PRESERVE_SOURCE}}}));
+}
+
 TEST_F(ApiWatcherTest, WithoutExternalTargetsOnlyTheSocketViewIsWritten) {
   api_.SetList(kServices, {Web()});
   api_.SetList(kSlices, {WebSlice({Ready("10.244.1.5", kNode)}, absl::Now())});

@@ -205,5 +205,25 @@ TEST(HealthCheckServerAddressesTest, ADualStackServiceAnswersEachFamilyWithItsOw
   EXPECT_THAT(v6.body, ::testing::HasSubstr("\"localEndpoints\": 0,"));
 }
 
+TEST(HealthCheckServerAddressesTest, NewAddressesMoveEveryOpenPort) {
+  FakeProxyHealth health;
+  ASSERT_OK_AND_ASSIGN(auto http, http::HttpServer::Create());
+  ASSERT_OK_AND_ASSIGN(uint16_t port, FreePort("::1"));
+  HealthCheckServer server(http.get(), &health, {.addresses = {*IpAddress::Parse("::1")}});
+  server.Sync({{"ns", "web", port, 1}});
+  ASSERT_TRUE(HttpGet("::1", port, "/").ok());
+  ASSERT_FALSE(HttpGet("127.0.0.1", port, "/").ok());
+
+  server.SetAddresses({*IpAddress::Parse("127.0.0.1")});
+  ASSERT_OK_AND_ASSIGN(HttpAnswer v4, HttpGet("127.0.0.1", port, "/"));
+  EXPECT_EQ(v4.status, 200);
+  EXPECT_FALSE(HttpGet("::1", port, "/").ok()) << "the old address is closed";
+  EXPECT_EQ(server.OpenPorts(), (absl::btree_map<std::string, uint16_t>{{"ns/web", port}}));
+  // The count survives the move, and later syncs keep working.
+  server.Sync({{"ns", "web", port, 0}});
+  ASSERT_OK_AND_ASSIGN(HttpAnswer none, HttpGet("127.0.0.1", port, "/"));
+  EXPECT_EQ(none.status, 503);
+}
+
 }  // namespace
 }  // namespace bpfproxy
