@@ -6,7 +6,6 @@
 // and leaves the pinned datapath in place, so traffic keeps flowing while it
 // restarts.
 #include <signal.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -17,9 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "bpfproxy/lb_abi.h"
 #include "k8s/kube_config.h"
 #include "k8s/rest_api_client.h"
@@ -31,7 +28,6 @@
 #include "proxy/flags.h"
 #include "proxy/frontends_file.h"
 #include "proxy/health_and_metrics.h"
-#include "proxy/ip_prefix.h"
 #include "proxy/kube_proxy_config.h"
 #include "proxy/log.h"
 #include "proxy/node_addresses.h"
@@ -54,17 +50,6 @@ void Apply(Reconciler& reconciler, const std::string& path) {
              << " backend entries)";
 }
 
-// kube-proxy's node name: --hostname-override, else the hostname, lowercased.
-std::string NodeName(const DaemonConfig& config) {
-  std::string name = config.hostname_override;
-  if (name.empty()) {
-    char host[256] = {};
-    gethostname(host, sizeof(host) - 1);
-    name = host;
-  }
-  return absl::AsciiStrToLower(name);
-}
-
 // Waits for SIGTERM/SIGINT; SIGHUP runs |on_hup|.
 void WaitForSignals(const sigset_t& signals, const std::function<void()>& on_hup) {
   while (true) {
@@ -79,34 +64,6 @@ std::string AddressList(const std::vector<IpAddress>& ips) {
   return absl::StrJoin(ips, ",", [](std::string* out, const IpAddress& ip) { out->append(ip.ToString()); });
 }
 
-// kube-proxy (iptables mode) serves NodePorts on 127.0.0.1 as well unless
-// --iptables-localhost-nodeports=false, when --nodeport-addresses is unset
-// or one of its CIDRs holds the loopback address ("primary" does not).
-bool LocalhostNodePorts(const DaemonConfig& config) {
-  if (!config.localhost_nodeports) return false;
-  const std::vector<std::string>& nodeport_addresses = config.nodeport_addresses;
-  if (nodeport_addresses.empty()) return true;
-  const IpAddress localhost = IpAddress::Parse("127.0.0.1").value();
-  for (const std::string& value : nodeport_addresses) {
-    absl::StatusOr<IpPrefix> prefix = ParseIpPrefix(value);
-    if (prefix.ok() && PrefixContains(*prefix, localhost)) return true;
-  }
-  return false;
-}
-
-// --bind-address ("IP" or "IPv4,IPv6"): kube-proxy's override of the node's
-// primary IPs, which "--nodeport-addresses=primary" picks. Unspecified
-// addresses (the default 0.0.0.0) override nothing.
-std::vector<IpAddress> PrimaryIps(const std::string& bind_address) {
-  std::vector<IpAddress> out;
-  for (absl::string_view part : absl::StrSplit(bind_address, ',', absl::SkipWhitespace())) {
-    absl::StatusOr<IpAddress> ip = IpAddress::Parse(absl::StripAsciiWhitespace(part));
-    if (!ip.ok() || *ip == IpAddress::Parse(ip->is_v4() ? "0.0.0.0" : "::").value()) continue;
-    out.push_back(*ip);
-  }
-  return out;
-}
-
 // The node-side inputs of the Service views: which addresses serve
 // NodePorts, and whether the ClusterIPs go per packet (host-only sockets).
 absl::StatusOr<ViewConfig> NodeViews(const DaemonConfig& config, const Datapath& datapath) {
@@ -114,7 +71,7 @@ absl::StatusOr<ViewConfig> NodeViews(const DaemonConfig& config, const Datapath&
       SelectNodePortAddresses(datapath.node_addresses(), config.nodeport_addresses, PrimaryIps(config.bind_address));
   if (!selected.ok()) return selected.status();
   ViewConfig views{.nodeport_addresses = *std::move(selected),
-                   .localhost_nodeports = LocalhostNodePorts(config),
+                   .localhost_nodeports = LocalhostNodePorts(config.nodeport_addresses, config.localhost_nodeports),
                    .cluster_ips_in_external_view = config.socket_lb == SocketLbMode::kHostOnly};
   KLOG(INFO) << "NodePorts on [" << AddressList(views.nodeport_addresses) << "]"
              << (views.localhost_nodeports ? " and 127.0.0.1" : "")
@@ -229,7 +186,7 @@ int WatchApiServer(const DaemonConfig& config, Datapath& datapath, const Writers
   ConnectServiceIds(writers, &observer.service_directory());
   observer.SetMapUsageSource([&writers, &datapath] { return MapUsageOf(writers, datapath); });
   ApiWatcherOptions options;
-  options.node_name = NodeName(config);
+  options.node_name = NodeName(config.hostname_override);
   options.service_proxy_name = config.service_proxy_name;
   options.views = *std::move(views);
   options.proxier = {.min_sync_period = config.min_sync_period, .sync_period = config.sync_period};

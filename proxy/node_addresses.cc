@@ -3,6 +3,7 @@
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -11,8 +12,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "proxy/ip_prefix.h"
 #include "proxy/rtnetlink.h"
 
@@ -207,6 +210,36 @@ absl::StatusOr<std::vector<IpAddress>> SelectNodePortAddresses(const std::vector
     if (selected && std::find(out.begin(), out.end(), ip) == out.end()) out.push_back(ip);
   }
   return out;
+}
+
+std::vector<IpAddress> PrimaryIps(absl::string_view bind_address) {
+  std::vector<IpAddress> out;
+  for (absl::string_view part : absl::StrSplit(bind_address, ',', absl::SkipWhitespace())) {
+    absl::StatusOr<IpAddress> ip = IpAddress::Parse(absl::StripAsciiWhitespace(part));
+    if (!ip.ok() || *ip == IpAddress::Parse(ip->is_v4() ? "0.0.0.0" : "::").value()) continue;
+    out.push_back(*ip);
+  }
+  return out;
+}
+
+bool LocalhostNodePorts(const std::vector<std::string>& nodeport_addresses_flag, bool iptables_localhost_nodeports) {
+  if (!iptables_localhost_nodeports) return false;
+  if (nodeport_addresses_flag.empty()) return true;
+  const IpAddress localhost = IpAddress::Parse("127.0.0.1").value();
+  return std::any_of(nodeport_addresses_flag.begin(), nodeport_addresses_flag.end(), [&](const std::string& value) {
+    absl::StatusOr<IpPrefix> prefix = ParseIpPrefix(value);
+    return prefix.ok() && PrefixContains(*prefix, localhost);
+  });
+}
+
+std::string NodeName(absl::string_view hostname_override) {
+  std::string name(hostname_override);
+  if (name.empty()) {
+    char host[256] = {};  // gethostname() need not terminate a truncated name.
+    gethostname(host, sizeof(host) - 1);
+    name = host;
+  }
+  return absl::AsciiStrToLower(name);
 }
 
 }  // namespace bpfproxy

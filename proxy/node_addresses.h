@@ -1,8 +1,12 @@
 // The node's network devices and addresses, read from the kernel over
-// rtnetlink, and the choice of NodePort addresses with kube-proxy's
-// --nodeport-addresses semantics (a pure function).
+// rtnetlink, and the node-side choices kube-proxy makes from its flags: the
+// node name, the NodePort addresses (--nodeport-addresses), the primary IPs
+// (--bind-address) and whether NodePorts answer on 127.0.0.1. The daemon and
+// bpfproxyctl both call these, so that `bpfproxyctl explain` picks exactly
+// what the daemon picks; they take the flag values, not either's config.
 //
-// Everything here acts on the network namespace of the calling thread.
+// The device functions act on the network namespace of the calling thread;
+// the others are pure (NodeName reads the hostname).
 #ifndef BPFPROXY_PROXY_NODE_ADDRESSES_H_
 #define BPFPROXY_PROXY_NODE_ADDRESSES_H_
 
@@ -10,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "proxy/ip_address.h"
 
 namespace bpfproxy {
@@ -59,6 +64,22 @@ std::vector<IpAddress> NodeAddressesOf(const std::vector<NetDevice>& devices);
 absl::StatusOr<std::vector<IpAddress>> SelectNodePortAddresses(
     const std::vector<IpAddress>& node_addresses, const std::vector<std::string>& nodeport_addresses_flag,
     const std::vector<IpAddress>& node_internal_ips = {});
+
+// --bind-address ("IP" or "IPv4,IPv6"): kube-proxy's override of the node's
+// primary IPs, which --nodeport-addresses=primary picks (pass the result as
+// SelectNodePortAddresses' |node_internal_ips|). Unspecified addresses (the
+// default 0.0.0.0, or ::) override nothing; so does a value that is no IP.
+std::vector<IpAddress> PrimaryIps(absl::string_view bind_address);
+
+// Whether NodePorts are served on 127.0.0.1 as well, as kube-proxy's iptables
+// mode does: only with --iptables-localhost-nodeports (default true), and
+// only when --nodeport-addresses is unset or one of its CIDRs holds
+// 127.0.0.1 ("primary" does not).
+bool LocalhostNodePorts(const std::vector<std::string>& nodeport_addresses_flag, bool iptables_localhost_nodeports);
+
+// kube-proxy's node name: |hostname_override| (--hostname-override) if set,
+// else this machine's hostname; lowercased, as Node names are.
+std::string NodeName(absl::string_view hostname_override);
 
 }  // namespace bpfproxy
 

@@ -3,10 +3,7 @@
 #include <utility>
 
 #include "absl/container/btree_set.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "proxy/ip_prefix.h"
 #include "proxy/node_addresses.h"
 
 namespace bpfproxy::ctl {
@@ -87,27 +84,6 @@ absl::Status FetchSlices(k8s::ApiClient& client, const ExplainQuery& query, Fetc
 }
 
 }  // namespace
-
-std::vector<IpAddress> PrimaryIps(const std::string& bind_address) {
-  std::vector<IpAddress> out;
-  for (absl::string_view part : absl::StrSplit(bind_address, ',', absl::SkipWhitespace())) {
-    absl::StatusOr<IpAddress> ip = IpAddress::Parse(absl::StripAsciiWhitespace(part));
-    if (!ip.ok() || *ip == IpAddress::Parse(ip->is_v4() ? "0.0.0.0" : "::").value()) continue;
-    out.push_back(*ip);
-  }
-  return out;
-}
-
-bool LocalhostNodePorts(const std::vector<std::string>& nodeport_addresses_flag, bool iptables_localhost_nodeports) {
-  if (!iptables_localhost_nodeports) return false;
-  if (nodeport_addresses_flag.empty()) return true;
-  const IpAddress localhost = IpAddress::Parse("127.0.0.1").value();
-  for (const std::string& value : nodeport_addresses_flag) {
-    absl::StatusOr<IpPrefix> prefix = ParseIpPrefix(value);
-    if (prefix.ok() && PrefixContains(*prefix, localhost)) return true;
-  }
-  return false;
-}
 
 absl::StatusOr<Fetched> FetchExplainInput(k8s::ApiClient& client, const ExplainQuery& query,
                                           const FetchOptions& options) {

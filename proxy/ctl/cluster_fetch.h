@@ -40,16 +40,6 @@ struct Fetched {
 absl::StatusOr<Fetched> FetchExplainInput(k8s::ApiClient& client, const ExplainQuery& query,
                                           const FetchOptions& options);
 
-// The addresses of --bind-address ("IP" or "IPv4,IPv6") that override the
-// node's primary IPs for --nodeport-addresses=primary: unspecified ones (the
-// default 0.0.0.0) override nothing.
-std::vector<IpAddress> PrimaryIps(const std::string& bind_address);
-
-// Whether the daemon serves NodePorts on 127.0.0.1 too: unless
-// --iptables-localhost-nodeports=false, when --nodeport-addresses is unset or
-// one of its CIDRs holds 127.0.0.1 ("primary" does not).
-bool LocalhostNodePorts(const std::vector<std::string>& nodeport_addresses_flag, bool iptables_localhost_nodeports);
-
 }  // namespace bpfproxy::ctl
 
 #endif  // BPFPROXY_PROXY_CTL_CLUSTER_FETCH_H_

@@ -2,7 +2,6 @@
 
 #include <bpf/bpf.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -11,7 +10,6 @@
 #include <map>
 
 #include "absl/algorithm/container.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -126,17 +124,6 @@ int Dump(const CtlConfig& config) {
   return kExitOk;
 }
 
-// kube-proxy's node name: --hostname-override, else the hostname, lowercased.
-std::string NodeName(const CtlConfig& config) {
-  std::string name = config.hostname_override;
-  if (name.empty()) {
-    char host[256] = {};
-    gethostname(host, sizeof(host) - 1);
-    name = host;
-  }
-  return absl::AsciiStrToLower(name);
-}
-
 // The devices the daemon serves NodePorts on: --devices, else those the
 // per-packet path is attached to (bpfp_dev_v1), else the daemon's default
 // choice.
@@ -189,7 +176,7 @@ int Explain(const CtlConfig& config) {
   absl::StatusOr<std::unique_ptr<k8s::RestApiClient>> client = ApiClient(config);
   if (!client.ok()) return Fail(client.status());
   absl::StatusOr<Fetched> fetched = FetchExplainInput(**client, *query,
-                                                      {.node_name = NodeName(config),
+                                                      {.node_name = NodeName(config.hostname_override),
                                                        .node_addresses = *std::move(node_addresses),
                                                        .nodeport_addresses_flag = config.nodeport_addresses,
                                                        .bind_address = config.bind_address,

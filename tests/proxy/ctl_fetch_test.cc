@@ -103,20 +103,5 @@ TEST(FetchExplainInputTest, BadNodePortAddressesAreAnError) {
   EXPECT_FALSE(fetched.ok());
 }
 
-TEST(LocalhostNodePortsTest, OnlyWhenUnsetOrCoveringLoopback) {
-  EXPECT_TRUE(LocalhostNodePorts({}, true));
-  EXPECT_TRUE(LocalhostNodePorts({"10.0.0.0/8", "127.0.0.0/8"}, true));
-  EXPECT_FALSE(LocalhostNodePorts({"10.0.0.0/8"}, true));
-  EXPECT_FALSE(LocalhostNodePorts({"primary"}, true));
-  EXPECT_FALSE(LocalhostNodePorts({}, false));
-}
-
-TEST(PrimaryIpsTest, UnspecifiedAddressesOverrideNothing) {
-  EXPECT_THAT(PrimaryIps("0.0.0.0"), ::testing::IsEmpty());
-  EXPECT_THAT(PrimaryIps("10.0.0.2, ::"), ElementsAre(IpAddress::Parse("10.0.0.2").value()));
-  EXPECT_THAT(PrimaryIps("10.0.0.2,fd00::2"),
-              ElementsAre(IpAddress::Parse("10.0.0.2").value(), IpAddress::Parse("fd00::2").value()));
-}
-
 }  // namespace
 }  // namespace bpfproxy::ctl

@@ -1,10 +1,15 @@
-// SelectNodePortAddresses: kube-proxy's --nodeport-addresses semantics.
+// SelectNodePortAddresses: kube-proxy's --nodeport-addresses semantics; the
+// other node-side choices from kube-proxy's flags (--bind-address,
+// --iptables-localhost-nodeports, --hostname-override).
 // (Device detection runs on the kernel: tests/kernel/tc_lb_test.cc.)
 #include "proxy/node_addresses.h"
+
+#include <unistd.h>
 
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -102,6 +107,78 @@ TEST(IsDefaultNodeDeviceTest, UpAddressedAndNeitherLoopbackNorVeth) {
        }) {
     EXPECT_EQ(IsDefaultNodeDevice(c.device), c.want) << c.device.name << " kind=" << c.device.kind;
   }
+}
+
+TEST(PrimaryIpsTest, OverridesOnlyWithSpecifiedAddresses) {
+  struct Case {
+    const char* bind_address;
+    std::string want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"192.168.1.5,fd00::5", "192.168.1.5 fd00::5"},
+           {"fd00::5,192.168.1.5", "fd00::5 192.168.1.5"},
+           {"192.168.1.5", "192.168.1.5"},
+           {" 10.0.0.2 , fd00::2 ", "10.0.0.2 fd00::2"},
+           {"0.0.0.0", ""},  // kube-proxy's default.
+           {"::", ""},
+           {"0.0.0.0,::", ""},
+           {"10.0.0.2, ::", "10.0.0.2"},
+           {"", ""},
+           {"not-an-ip,10.0.0.2", "10.0.0.2"},
+       }) {
+    EXPECT_EQ(Join(PrimaryIps(c.bind_address)), c.want) << "--bind-address=" << c.bind_address;
+  }
+}
+
+TEST(PrimaryIpsTest, OverridesWhatPrimarySelects) {
+  // --nodeport-addresses=primary with --bind-address=10.0.0.5 serves the
+  // bind address, not the first IPv4 address of the node.
+  EXPECT_EQ(Join(SelectNodePortAddresses(Ips(kNode), {"primary"}, PrimaryIps("10.0.0.5")).value()),
+            "2001:db8::10 10.0.0.5");
+  EXPECT_EQ(Join(SelectNodePortAddresses(Ips(kNode), {"primary"}, PrimaryIps("0.0.0.0")).value()),
+            "192.168.1.10 2001:db8::10");
+}
+
+TEST(LocalhostNodePortsTest, OnlyWhenEnabledAndUnsetOrCoveringLoopback) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> nodeport_addresses;
+    bool iptables_localhost_nodeports;
+    bool want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"defaults", {}, true, true},
+           {"127.0.0.0/8", {"127.0.0.0/8"}, true, true},
+           {"127.0.0.1/32 next to a node CIDR", {"10.0.0.0/8", "127.0.0.1/32"}, true, true},
+           {"0.0.0.0/0 holds loopback", {"0.0.0.0/0"}, true, true},
+           {"a node CIDR only", {"10.0.0.0/8"}, true, false},
+           {"IPv6 loopback is not 127.0.0.1", {"::1/128"}, true, false},
+           {"127.0.0.2/32 misses 127.0.0.1", {"127.0.0.2/32"}, true, false},
+           {"primary", {"primary"}, true, false},
+           {"not a CIDR", {"127.0.0.1"}, true, false},
+           {"flag off", {}, false, false},
+           {"flag off wins over 127.0.0.0/8", {"127.0.0.0/8"}, false, false},
+       }) {
+    EXPECT_EQ(LocalhostNodePorts(c.nodeport_addresses, c.iptables_localhost_nodeports), c.want) << c.name;
+  }
+}
+
+TEST(NodeNameTest, OverrideElseHostnameLowercased) {
+  struct Case {
+    const char* hostname_override;
+    std::string want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"node-a", "node-a"},
+           {"Node-A", "node-a"},
+           {"WORKER-1.Example.COM", "worker-1.example.com"},
+       }) {
+    EXPECT_EQ(NodeName(c.hostname_override), c.want) << c.hostname_override;
+  }
+  char host[256] = {};
+  ASSERT_EQ(gethostname(host, sizeof(host) - 1), 0);
+  ASSERT_NE(host[0], '\0');
+  EXPECT_EQ(NodeName(""), absl::AsciiStrToLower(host));
 }
 
 }  // namespace
