@@ -6,7 +6,9 @@
 // and leaves the pinned datapath in place, so traffic keeps flowing while it
 // restarts.
 #include <signal.h>
+#include <time.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "bpfproxy/lb_abi.h"
 #include "k8s/kube_config.h"
 #include "k8s/rest_api_client.h"
@@ -50,11 +53,27 @@ void Apply(Reconciler& reconciler, const std::string& path) {
              << " backend entries)";
 }
 
-// Waits for SIGTERM/SIGINT; SIGHUP runs |on_hup|.
-void WaitForSignals(const sigset_t& signals, const std::function<void()>& on_hup) {
+// How often the node's devices and addresses are read again (one netlink
+// dump): an address added or removed serves NodePorts, or stops, within
+// this. kube-proxy reads them at every sync.
+constexpr absl::Duration kDeviceRefreshPeriod = absl::Seconds(5);
+
+// Waits for SIGTERM/SIGINT; SIGHUP runs |on_hup|, and |on_tick| runs every
+// |period| while waiting.
+void WaitForSignals(const sigset_t& signals, const std::function<void()>& on_hup,
+                    absl::Duration period = absl::InfiniteDuration(), const std::function<void()>& on_tick = nullptr) {
   while (true) {
     int sig = 0;
-    sigwait(&signals, &sig);
+    if (on_tick) {
+      const timespec timeout = absl::ToTimespec(period);
+      sig = sigtimedwait(&signals, nullptr, &timeout);
+      if (sig < 0) {
+        if (errno == EAGAIN) on_tick();
+        continue;  // The period passed, or EINTR.
+      }
+    } else if (sigwait(&signals, &sig) != 0) {
+      continue;
+    }
     if (sig != SIGHUP) return;
     if (on_hup) on_hup();
   }
@@ -203,7 +222,30 @@ int WatchApiServer(const DaemonConfig& config, Datapath& datapath, const Writers
                                                                     {"endpointslices", w->endpoint_slices().stats()},
                                                                     {"nodes", w->node().stats()}};
   });
-  WaitForSignals(signals, nullptr);
+  // NodePorts follow the node's addresses: a secondary IP added, a DHCP
+  // renumbering, a device that comes up.
+  bool addresses_pending = false;  // Changed, but not applied yet.
+  auto refresh = [&]() -> absl::Status {
+    absl::StatusOr<bool> changed = datapath.RefreshDevices();
+    if (!changed.ok()) return changed.status();
+    addresses_pending = addresses_pending || *changed;
+    if (!addresses_pending) return absl::OkStatus();
+    absl::StatusOr<ViewConfig> views = NodeViews(config, datapath);
+    if (!views.ok()) return views.status();
+    (*watcher)->SetNodePortAddresses(views->nodeport_addresses);
+    observer.SetNodePortAddresses(views->nodeport_addresses);
+    addresses_pending = false;
+    return absl::OkStatus();
+  };
+  std::string last_error;
+  WaitForSignals(signals, nullptr, kDeviceRefreshPeriod, [&] {
+    absl::Status status = refresh();
+    // Once per distinct error: a device that is gone stays gone a while.
+    if (!status.ok() && status.ToString() != last_error) {
+      KLOG(ERROR) << "Reading the node's devices (NodePort addresses unchanged): " << status.message();
+    }
+    last_error = status.ok() ? "" : status.ToString();
+  });
   observer.metrics().SetReflectorStatsProvider(nullptr);
   watcher->reset();  // Reflectors and the sync thread stop before the client and the observer go.
   ConnectServiceIds(writers, nullptr);

@@ -20,6 +20,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -311,6 +312,14 @@ class NodePortE2eTest : public ::testing::Test {
 
   void Apply(const nlohmann::json& object) { ASSERT_OK(emulator_->Apply(object)); }
 
+  // Polls node |n|'s daemon log for |text|.
+  ::testing::AssertionResult EventuallyLogged(int n, const std::string& text) {
+    for (absl::Time end = absl::Now() + absl::Seconds(20); absl::Now() < end; absl::SleepFor(absl::Milliseconds(100))) {
+      if (absl::StrContains(e2e::ReadFile(daemons_[n]->log()), text)) return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << "node " << n << "'s daemon never logged \"" << text << "\"";
+  }
+
   // Makes |pods| the ready endpoints of |service|: one EndpointSlice per
   // family, as the EndpointSlice controller writes them.
   void SetEndpoints(const std::string& service, const std::vector<Pod>& pods,
@@ -593,6 +602,25 @@ TEST_F(NodePortE2eTest, KilledDaemonKeepsServingUntilCleanup) {
   // Node B's datapath is its own, and still serves.
   const Seen via_b = Exchange(Protocol::kTcp, T::node_ip4(1), kTcpNodePort);
   EXPECT_TRUE(via_b.ok()) << via_b.Describe();
+}
+
+// A node address added while the daemon runs (a secondary IP, a DHCP
+// renumbering) serves NodePorts within seconds, with the new address as the
+// SNAT source towards remote backends; a removed one stops being a frontend.
+TEST_F(NodePortE2eTest, ANodeAddressAddedAtRunTimeServesNodePorts) {
+  Apply(ServiceObject("web", Web("NodePort")));
+  SetEndpoints("web", {kA0, kB0});
+  const IpAddress added = Ip("192.168.50.21");
+  ASSERT_OK(topology_->node(0).Ip({"addr", "add", "192.168.50.21/24", "dev", std::string(T::kLanDevice)}));
+  ASSERT_OK_AND_ASSIGN(NetNs::Entered in_client, Client(0).Enter());
+  const std::string via = HostPort(added, kTcpNodePort);
+  EXPECT_TRUE(Eventually(Described(Protocol::kTcp, added, kTcpNodePort),
+                         {absl::StrCat(PodId(kA0), " saw ", BridgeIp(0, IpFamily::kIpv4).ToString(), " via ", via),
+                          absl::StrCat(PodId(kB0), " saw ", T::node_ip4(0).ToString(), " via ", via)}))
+      << "the new address is a NodePort frontend";
+  ASSERT_OK(topology_->node(0).Ip({"addr", "del", "192.168.50.21/24", "dev", std::string(T::kLanDevice)}));
+  EXPECT_TRUE(EventuallyLogged(0, "Node devices now [eth0,br0] with addresses [192.168.50.1,fd00:50::1"));
+  EXPECT_TRUE(Eventually(Backend(Protocol::kTcp, T::node_ip4(0), kTcpNodePort), {PodId(kA0), PodId(kB0)}));
 }
 
 }  // namespace
