@@ -2,7 +2,9 @@
 # Removes what crashed kernel tests or demos (e2e/topology.h) left behind:
 #   - `ip netns` entries named bpfpt-*/bpfpdemo-* whose creating process is gone,
 #   - empty cgroup v2 directories with those prefixes at the top of every cgroup2 mount,
-#   - private mounts /tmp/bpfpt-bpffs-* and /tmp/bpfpt-cgroup2-* of dead processes.
+#   - private mounts /tmp/bpfpt-bpffs-* and /tmp/bpfpt-cgroup2-* of dead processes,
+#   - the working directories /tmp/bpfpt-nodeport-* (PKI, kubeconfig, daemon logs) of
+#     dead processes (tests/e2e/nodeport_e2e_test.cc).
 # Every name embeds the creating pid as "<prefix>...-<pid>-<suffix>", so objects of a
 # process that is still running are never touched.
 #
@@ -68,7 +70,25 @@ sweep_mounts() {
   done
 }
 
+# /tmp/bpfpt-nodeport-1234-Ab3xYz -> owner pid 1234: plain directories of files a test
+# mkdtemp'd for itself. Nothing is ever mounted there, so one found mounted is left alone,
+# and --one-file-system keeps rm on /tmp's file system should something be mounted inside.
+sweep_work_dirs() {
+  local dir
+  for dir in /tmp/bpfpt-nodeport-*; do
+    [[ -d "$dir" && ! -L "$dir" ]] || continue
+    owner_is_dead "$(basename "$dir")" || continue
+    if mountpoint -q "$dir"; then
+      echo "skipped $dir: a mount point, not a test's working directory" >&2
+      status=1
+      continue
+    fi
+    act rm -rf --one-file-system -- "$dir"
+  done
+}
+
 sweep_netns
 sweep_cgroups  # Before the mounts: a private cgroup2 mount may be the only way in.
 sweep_mounts
+sweep_work_dirs
 exit "$status"
