@@ -11,12 +11,15 @@
 
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 extern char** environ;
 
@@ -53,6 +56,17 @@ class Process {
     waitpid(pid_, &status, 0);
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  // Like Wait(), but gives up after |timeout| (nullopt: still running).
+  std::optional<int> WaitFor(absl::Duration timeout) {
+    for (absl::Time end = absl::Now() + timeout;; absl::SleepFor(absl::Milliseconds(20))) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      if (absl::Now() >= end) return std::nullopt;
+    }
   }
 
  private:

@@ -12,8 +12,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,17 +61,44 @@ void Apply(Reconciler& reconciler, const std::string& path) {
 // this. kube-proxy reads them at every sync.
 constexpr absl::Duration kDeviceRefreshPeriod = absl::Seconds(5);
 
+// kube-proxy exits when its --config file changes (an edit of the
+// kube-proxy ConfigMap), so that the kubelet restarts it with the new
+// settings; bpfproxy does the same, and its pinned datapath keeps serving
+// while it restarts. Compares contents, which also sees the kubelet's
+// swap of a ConfigMap volume's "..data" symlink.
+class ConfigFileWatch {
+ public:
+  explicit ConfigFileWatch(std::string path) : path_(std::move(path)), content_(Read()) {}
+  // Whether the file now differs from when the daemon read it (also: it
+  // is gone, or has appeared).
+  bool Changed() const { return !path_.empty() && Read() != content_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::optional<std::string> Read() const {
+    if (path_.empty()) return std::nullopt;
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  std::string path_;
+  std::optional<std::string> content_;
+};
+
 // Waits for SIGTERM/SIGINT; SIGHUP runs |on_hup|, and |on_tick| runs every
-// |period| while waiting.
+// |period| while waiting, and ends the wait by returning false.
 void WaitForSignals(const sigset_t& signals, const std::function<void()>& on_hup,
-                    absl::Duration period = absl::InfiniteDuration(), const std::function<void()>& on_tick = nullptr) {
+                    absl::Duration period = absl::InfiniteDuration(), const std::function<bool()>& on_tick = nullptr) {
   while (true) {
     int sig = 0;
     if (on_tick) {
       const timespec timeout = absl::ToTimespec(period);
       sig = sigtimedwait(&signals, nullptr, &timeout);
       if (sig < 0) {
-        if (errno == EAGAIN) on_tick();
+        if (errno == EAGAIN && !on_tick()) return;
         continue;  // The period passed, or EINTR.
       }
     } else if (sigwait(&signals, &sig) != 0) {
@@ -175,7 +205,8 @@ absl::StatusOr<std::unique_ptr<HealthAndMetrics>> StartHealthAndMetrics(const Da
   return HealthAndMetrics::Start(std::move(health));
 }
 
-int WatchApiServer(const DaemonConfig& config, Datapath& datapath, const Writers& writers, const sigset_t& signals) {
+int WatchApiServer(const DaemonConfig& config, const ConfigFileWatch& config_file, Datapath& datapath,
+                   const Writers& writers, const sigset_t& signals) {
   absl::StatusOr<ViewConfig> views = NodeViews(config, datapath);
   if (!views.ok()) {
     KLOG(ERROR) << "Cannot choose the NodePort addresses: " << views.status().message();
@@ -238,20 +269,28 @@ int WatchApiServer(const DaemonConfig& config, Datapath& datapath, const Writers
     return absl::OkStatus();
   };
   std::string last_error;
+  int exit_code = 0;
   WaitForSignals(signals, nullptr, kDeviceRefreshPeriod, [&] {
+    if (config_file.Changed()) {
+      KLOG(ERROR) << "The configuration file " << config_file.path()
+                  << " changed; exiting so that the new configuration takes effect (as kube-proxy does)";
+      exit_code = 1;
+      return false;
+    }
     absl::Status status = refresh();
     // Once per distinct error: a device that is gone stays gone a while.
     if (!status.ok() && status.ToString() != last_error) {
       KLOG(ERROR) << "Reading the node's devices (NodePort addresses unchanged): " << status.message();
     }
     last_error = status.ok() ? "" : status.ToString();
+    return true;
   });
   observer.metrics().SetReflectorStatsProvider(nullptr);
   watcher->reset();  // Reflectors and the sync thread stop before the client and the observer go.
   ConnectServiceIds(writers, nullptr);
   client->reset();
   observer.Stop();
-  return 0;
+  return exit_code;
 }
 
 DatapathConfig DatapathConfigOf(const DaemonConfig& config) {
@@ -263,6 +302,8 @@ DatapathConfig DatapathConfigOf(const DaemonConfig& config) {
 
 int Run(int argc, char** argv) {
   absl::StatusOr<DaemonConfig> config = LoadDaemonConfig(std::vector<std::string>(argv + 1, argv + argc));
+  // What the file said when it was read, to notice an edit.
+  const ConfigFileWatch config_file(config.ok() ? config->config_file : "");
   if (!config.ok()) {
     std::fprintf(stderr, "bpfproxy: %s\n%s", std::string(config.status().message()).c_str(), FlagsUsage().c_str());
     return 2;
@@ -311,7 +352,7 @@ int Run(int argc, char** argv) {
     Apply(*writers->socket, config->frontends_file);
     WaitForSignals(signals, [&] { Apply(*writers->socket, config->frontends_file); });
   } else {
-    status = WatchApiServer(*config, **datapath, *writers, signals);
+    status = WatchApiServer(*config, config_file, **datapath, *writers, signals);
   }
   KLOG(INFO) << "Exiting; the pinned datapath stays in place";
   return status;

@@ -324,5 +324,24 @@ TEST_F(MetricsHealthE2eTest, HealthzTurns503WhileWritesFailAndWhileTheNodeIsTain
   EXPECT_EQ(Value(Scrape(), "bpfproxy_map_entries", {{"map", "bpfp_svc_v1"}}), 3);
 }
 
+TEST_F(MetricsHealthE2eTest, AnEditedConfigFileRestartsTheDaemonAsKubeProxyDoes) {
+  ASSERT_NO_FATAL_FAILURE(StartFromConfigMap(""));
+  Apply(ServiceObject("web", "10.96.0.10", {{"http", 80, "TCP"}}));
+  Apply(SliceObject("web", "web-1", {{"http", 8080, "TCP"}}, {Ready(PodTopology::pod_ip4(0), kNode)}));
+  ASSERT_TRUE(Eventually(kWebVip, 80, {Pod(0)}));
+  ASSERT_EQ(daemon_->WaitFor(absl::Seconds(6)), std::nullopt) << "an unchanged file keeps the daemon running";
+
+  // The admin edits the ConfigMap; the kubelet rewrites the file. The daemon
+  // exits non-zero so that the kubelet restarts it with the new settings,
+  // and the datapath it leaves pinned keeps serving meanwhile.
+  {
+    std::ofstream out(dir_ + "/config.conf", std::ios::app);
+    out << "# edited\n";
+  }
+  EXPECT_EQ(daemon_->WaitFor(absl::Seconds(15)), 1);
+  EXPECT_THAT(e2e::ReadFile(Log()), HasSubstr("changed; exiting so that the new configuration takes effect"));
+  EXPECT_EQ(Reached(kWebVip, 80), (std::set<std::string>{Pod(0)}));
+}
+
 }  // namespace
 }  // namespace bpfproxy
