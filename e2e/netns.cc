@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -243,6 +244,20 @@ absl::StatusOr<std::string> RunOutput(const std::vector<std::string>& argv) {
 }
 
 absl::Status Run(const std::vector<std::string>& argv) { return RunOutput(argv).status(); }
+
+absl::StatusOr<std::vector<std::string>> ListNetnsNames() {
+  absl::StatusOr<std::string> listing = RunOutput({"ip", "netns", "list"});
+  if (!listing.ok()) return listing.status();
+  std::vector<std::string> names;
+  for (absl::string_view line : absl::StrSplit(*listing, '\n', absl::SkipEmpty())) {
+    names.emplace_back(line.substr(0, line.find(' ')));
+  }
+  return names;
+}
+
+bool IsNetnsOfThisProcess(absl::string_view name) {
+  return absl::StrContains(name, absl::StrCat("-", getpid(), "-"));
+}
 
 // ---------------------------------------------------------------------------
 // NetNs.

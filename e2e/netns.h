@@ -40,6 +40,12 @@ absl::Status Run(const std::vector<std::string>& argv);
 // Like Run, and returns what the command wrote to stdout.
 absl::StatusOr<std::string> RunOutput(const std::vector<std::string>& argv);
 
+// The names `ip netns list` shows (lines read "name" or "name (id: 3)").
+absl::StatusOr<std::vector<std::string>> ListNetnsNames();
+// Whether |name| is one this process made ("<prefix>-<pid>-<counter>"):
+// other test processes may run in parallel, with names of their own.
+bool IsNetnsOfThisProcess(absl::string_view name);
+
 // A named network namespace "<prefix>-<pid>-<counter>" (`ip netns add`), deleted
 // in the destructor. Sockets still open in it keep the kernel object alive, but
 // the name disappears from `ip netns list`.

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/kernel/kernel_gate.h"
+#include "tests/kernel/netns_checks.h"
 #include "tests/util/status_macros.h"
 
 namespace bpfproxy::e2e {
@@ -26,20 +27,6 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 using T = ClusterTopology;
-
-std::vector<std::string> NetnsNames() {
-  absl::StatusOr<std::string> listing = RunOutput({"ip", "netns", "list"});
-  EXPECT_TRUE(listing.ok()) << listing.status();
-  std::vector<std::string> names;
-  for (absl::string_view line : absl::StrSplit(listing.value_or(""), '\n', absl::SkipEmpty())) {
-    names.emplace_back(line.substr(0, line.find(' ')));
-  }
-  return names;
-}
-
-void ExpectNoNamespaceOfThisProcess() {
-  for (const std::string& name : NetnsNames()) EXPECT_THAT(name, Not(HasSubstr(absl::StrCat("-", getpid(), "-"))));
-}
 
 // The identity line a TCP connection from the calling thread's netns gets.
 absl::StatusOr<std::string> TcpAnswer(const IpAddress& ip, uint16_t port) {

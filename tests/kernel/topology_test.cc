@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/kernel/kernel_gate.h"
+#include "tests/kernel/netns_checks.h"
 #include "tests/util/status_macros.h"
 
 namespace bpfproxy::e2e {
@@ -37,24 +38,6 @@ class KernelTest : public ::testing::Test {
  protected:
   void SetUp() override { REQUIRE_KERNEL_TEST_PREREQUISITES(); }
 };
-
-std::vector<std::string> NetnsNames() {
-  absl::StatusOr<std::string> listing = RunOutput({"ip", "netns", "list"});
-  EXPECT_TRUE(listing.ok()) << listing.status();
-  std::vector<std::string> names;
-  // Lines read "name" or "name (id: 3)".
-  for (absl::string_view line : absl::StrSplit(listing.value_or(""), '\n', absl::SkipEmpty())) {
-    names.emplace_back(line.substr(0, line.find(' ')));
-  }
-  return names;
-}
-
-// Only this process's names: other test processes may run in parallel.
-void ExpectNoNamespaceOfThisProcess() {
-  for (const std::string& name : NetnsNames()) {
-    EXPECT_THAT(name, Not(HasSubstr(absl::StrCat("-", getpid(), "-"))));
-  }
-}
 
 std::string CgroupLine(const std::string& cgroup_file_text) {
   for (absl::string_view line : absl::StrSplit(cgroup_file_text, '\n')) {
