@@ -18,6 +18,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "bpfproxy/lb_abi.h"
+#include "lb_common.h"
 
 /*
  * Set by the loader before load: 0 translates the sockets of every network
@@ -30,69 +31,12 @@ const volatile __u64 host_netns_cookie = 0;
 #define SOCK_ADDR_REJECT 0
 #define LB_ATTEMPTS 4
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, LB_DEFAULT_SERVICE_ENTRIES);
-	__type(key, struct lb_service_key);
-	__type(value, struct lb_service_value);
-} bpfp_svc_v1 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, LB_DEFAULT_BACKEND_ENTRIES);
-	__type(key, __u32);
-	__type(value, struct lb_backend_value);
-} bpfp_be_v1 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, LB_DEFAULT_SERVICE_ENTRIES);
-	__type(key, struct lb_member_key);
-	__type(value, struct lb_member_value);
-} bpfp_memb_v1 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, LB_DEFAULT_SOCK_ENTRIES);
-	__type(key, struct lb_sock_key);
-	__type(value, struct lb_revnat_value);
-} bpfp_rnat_v1 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, LB_DEFAULT_SOCK_ENTRIES);
-	__type(key, struct lb_sock_key);
-	__type(value, struct lb_affinity_value);
-} bpfp_aff_v1 SEC(".maps");
-
-/*
- * Connections per frontend (one per translated TCP connect, one per new UDP
- * affinity). Shared with lb_tc.bpf.c through one pin: keep the two
- * declarations identical.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, LB_DEFAULT_STATS_ENTRIES);
-	__type(key, struct lb_stats_key);
-	__type(value, struct lb_stats_value);
-} bpfp_stat_v1 SEC(".maps");
-
-static __always_inline void addr_from_v4(union lb_addr *a, __u32 ip4)
-{
-	a->u32[0] = 0;
-	a->u32[1] = 0;
-	a->u32[2] = bpf_htonl(0xffff);
-	a->u32[3] = ip4;
-}
-
-static __always_inline int addr_is_v4_mapped(const union lb_addr *a)
-{
-	return a->u32[0] == 0 && a->u32[1] == 0 &&
-	       a->u32[2] == bpf_htonl(0xffff);
-}
+/* The socket view (lb_abi.h), and per socket: reverse translation, UDP affinity. */
+LB_SERVICE_VIEW_MAPS(bpfp_svc_v1, bpfp_be_v1, bpfp_memb_v1);
+LB_MAP(bpfp_rnat_v1, BPF_MAP_TYPE_LRU_HASH, 0, struct lb_sock_key, struct lb_revnat_value,
+       LB_DEFAULT_SOCK_ENTRIES);
+LB_MAP(bpfp_aff_v1, BPF_MAP_TYPE_LRU_HASH, 0, struct lb_sock_key, struct lb_affinity_value,
+       LB_DEFAULT_SOCK_ENTRIES);
 
 /*
  * Verifier workaround: user_ip6 only allows 4- or 8-byte accesses at fixed
@@ -117,54 +61,12 @@ static __always_inline void addr_to_ctx6(struct bpf_sock_addr *ctx,
 }
 
 /*
- * Hash map elements are recycled as soon as they are deleted, so a pointer
- * from a lookup may, a moment later, show another key's value. Each value is
- * therefore copied once, and the copy is accepted only if the IDs it carries
- * are the ones looked up. IDs are not reused for a long time (lb_abi.h), so
- * a recycled element never passes. A failed check is -EAGAIN: lb_translate()
- * tries again with a fresh master.
- */
-#define barrier() asm volatile("" ::: "memory")
-
-static __always_inline int lb_lookup_backend(__u32 id, struct lb_backend_value *out)
-{
-	struct lb_backend_value *v;
-
-	v = bpf_map_lookup_elem(&bpfp_be_v1, &id);
-	if (!v)
-		return -EAGAIN;
-	*out = *v;
-	barrier();
-	/* Both the copy and the element still hold |id|: not torn, not recycled. */
-	if (out->id != id || v->id != id)
-		return -EAGAIN;
-	return 0;
-}
-
-static __always_inline int lb_lookup_slot(struct lb_service_key *key, __u16 slot, __u32 service_id,
-					  __u32 *backend_id)
-{
-	struct lb_service_value *v;
-
-	key->slot = slot;
-	v = bpf_map_lookup_elem(&bpfp_svc_v1, key);
-	if (!v)
-		return -EAGAIN;
-	*backend_id = v->backend_id;
-	barrier();
-	if (v->service_id != service_id)
-		return -EAGAIN;
-	return 0;
-}
-
-/*
  * A UDP socket's earlier choice, if that backend is still a member of the
  * Service (in whatever slot). Returns its ID, or LB_BACKEND_ID_INVALID.
  */
 static __always_inline __u32 lb_sticky_backend(const struct lb_sock_key *aff_key, __u32 service_id)
 {
 	struct lb_affinity_value *aff;
-	struct lb_member_key member = {};
 	__u32 backend_id;
 
 	aff = bpf_map_lookup_elem(&bpfp_aff_v1, aff_key);
@@ -173,9 +75,7 @@ static __always_inline __u32 lb_sticky_backend(const struct lb_sock_key *aff_key
 	backend_id = aff->backend_id;
 	if (aff->service_id != service_id)
 		return LB_BACKEND_ID_INVALID;
-	member.service_id = service_id;
-	member.backend_id = backend_id;
-	if (!bpf_map_lookup_elem(&bpfp_memb_v1, &member))
+	if (!lb_is_member(&bpfp_memb_v1, service_id, backend_id))
 		return LB_BACKEND_ID_INVALID;
 	return backend_id;
 }
@@ -183,42 +83,35 @@ static __always_inline __u32 lb_sticky_backend(const struct lb_sock_key *aff_key
 /*
  * One attempt to choose a backend for the Service at key->vip/port/proto.
  * Sets *kept_affinity when a UDP socket keeps its earlier backend.
- * Returns 0 and fills |backend|, -ENXIO when it is no Service,
+ * Returns 0 and fills |backend|, -ENOENT when it is no Service,
  * -ECONNREFUSED when it has no backend, -EAGAIN when a concurrent update got
- * in the way.
+ * in the way (lb_common.h).
  */
 static __always_inline int lb_choose(struct lb_service_key *key, const struct lb_sock_key *aff_key, int sticky,
 				     struct lb_affinity_value *choice, struct lb_backend_value *backend,
 				     int *kept_affinity)
 {
-	struct lb_service_value *v;
 	__u32 service_id, backend_id = LB_BACKEND_ID_INVALID;
 	__u16 count;
 	int ret;
 
-	key->slot = LB_SLOT_MASTER;
-	v = bpf_map_lookup_elem(&bpfp_svc_v1, key);
-	if (!v)
-		return -ENXIO;
-	count = v->count;
-	service_id = v->service_id;
-	if (count == 0)
-		return -ECONNREFUSED;
+	ret = lb_lookup_master(&bpfp_svc_v1, key, &service_id, &count);
+	if (ret)
+		return ret;
 
 	choice->service_id = service_id;
 	if (sticky) {
 		backend_id = lb_sticky_backend(aff_key, service_id);
-		if (backend_id != LB_BACKEND_ID_INVALID && lb_lookup_backend(backend_id, backend) == 0) {
+		if (backend_id != LB_BACKEND_ID_INVALID &&
+		    lb_lookup_backend(&bpfp_be_v1, backend_id, backend) == 0) {
 			choice->backend_id = backend_id;
 			*kept_affinity = 1;
 			return 0;
 		}
 	}
-	ret = lb_lookup_slot(key, (__u16)(bpf_get_prandom_u32() % count) + 1, service_id, &backend_id);
-	if (ret)
-		return ret;
+	ret = lb_pick_backend(&bpfp_svc_v1, &bpfp_be_v1, key, service_id, count, &backend_id, backend);
 	choice->backend_id = backend_id;
-	return lb_lookup_backend(backend_id, backend);
+	return ret;
 }
 
 /* Updates an LRU entry only when it changes: every update takes the LRU lock. */
@@ -231,38 +124,11 @@ static __always_inline void lb_record_affinity(const struct lb_sock_key *key, co
 	bpf_map_update_elem(&bpfp_aff_v1, key, value, BPF_ANY);
 }
 
-/*
- * One more connection to the frontend |service_id|. The map is per CPU, so
- * the increment needs no atomic; a new key races only with the same key
- * being created on another CPU, and then the count lands in that entry.
- */
-static __always_inline void lb_count_connection(__u32 service_id)
-{
-	struct lb_stats_key key = {};
-	struct lb_stats_value one = { .connections = 1 };
-	struct lb_stats_value *value;
-
-	key.service_id = service_id;
-	key.view = LB_VIEW_SOCKET;
-	value = bpf_map_lookup_elem(&bpfp_stat_v1, &key);
-	if (value) {
-		value->connections++;
-		return;
-	}
-	if (bpf_map_update_elem(&bpfp_stat_v1, &key, &one, BPF_NOEXIST) == 0)
-		return;
-	value = bpf_map_lookup_elem(&bpfp_stat_v1, &key);
-	if (value)
-		value->connections++;
-}
-
 static __always_inline void lb_record_revnat(const struct lb_sock_key *key, const struct lb_revnat_value *value)
 {
 	struct lb_revnat_value *old = bpf_map_lookup_elem(&bpfp_rnat_v1, key);
 
-	if (old && old->port == value->port && old->vip.u32[0] == value->vip.u32[0] &&
-	    old->vip.u32[1] == value->vip.u32[1] && old->vip.u32[2] == value->vip.u32[2] &&
-	    old->vip.u32[3] == value->vip.u32[3])
+	if (old && old->port == value->port && lb_addr_eq(&old->vip, &value->vip))
 		return;
 	bpf_map_update_elem(&bpfp_rnat_v1, key, value, BPF_ANY);
 }
@@ -270,7 +136,7 @@ static __always_inline void lb_record_revnat(const struct lb_sock_key *key, cons
 /*
  * Core of connect/sendmsg: if (addr, port) is a Service, replaces them with a
  * backend's and records how to translate back.
- * Returns 0 when translated, -ENXIO when the destination is no Service,
+ * Returns 0 when translated, -ENOENT when the destination is no Service,
  * -ECONNREFUSED when the Service has no backend.
  */
 static __always_inline int lb_translate(struct bpf_sock_addr *ctx,
@@ -313,7 +179,7 @@ static __always_inline int lb_translate(struct bpf_sock_addr *ctx,
 		lb_record_affinity(&sock_key, &choice);
 	/* A TCP connect, or a UDP socket's first datagram to a backend. */
 	if (!kept_affinity)
-		lb_count_connection(choice.service_id);
+		lb_count_connection(choice.service_id, LB_VIEW_SOCKET);
 	/* Failing to record the reverse entry only degrades getpeername. */
 	rev.vip = *addr;
 	rev.port = *port;
@@ -373,11 +239,11 @@ static __always_inline int forward4(struct bpf_sock_addr *ctx)
 
 	if (lb_skip_netns(ctx))
 		return SOCK_ADDR_PROCEED;
-	addr_from_v4(&addr, ctx->user_ip4);
+	lb_addr_from_v4(&addr, ctx->user_ip4);
 	ret = lb_translate(ctx, &addr, &port);
 	if (ret == 0) {
 		/* The reconciler keeps a Service's backends in its family. */
-		if (!addr_is_v4_mapped(&addr))
+		if (!lb_addr_is_v4_mapped(&addr))
 			return forward_verdict(-ECONNREFUSED);
 		ctx->user_ip4 = addr.u32[3];
 		ctx->user_port = port;
@@ -409,8 +275,8 @@ static __always_inline int reverse4(struct bpf_sock_addr *ctx)
 
 	if (lb_skip_netns(ctx))
 		return SOCK_ADDR_PROCEED;
-	addr_from_v4(&addr, ctx->user_ip4);
-	if (lb_reverse(ctx, &addr, &port) == 0 && addr_is_v4_mapped(&addr)) {
+	lb_addr_from_v4(&addr, ctx->user_ip4);
+	if (lb_reverse(ctx, &addr, &port) == 0 && lb_addr_is_v4_mapped(&addr)) {
 		ctx->user_ip4 = addr.u32[3];
 		ctx->user_port = port;
 	}

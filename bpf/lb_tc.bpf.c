@@ -29,6 +29,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "bpfproxy/lb_abi.h"
+#include "lb_common.h"
 #include "lb_tc_ct.h"
 #include "lb_tc_fib.h"
 #include "lb_tc_maps.h"
@@ -122,7 +123,7 @@ static __always_inline int lb_new_flow(struct __sk_buff *skb, struct lb_pkt *pkt
 	ret = lb_ct_create(pkt, &flow, &fwd);
 	if (ret)
 		return ret;
-	lb_count_connection(flow.service_id);
+	lb_count_connection(flow.service_id, LB_VIEW_EXTERNAL);
 	ret = lb_rewrite(skb, pkt, &fwd.saddr, &fwd.daddr, fwd.sport, fwd.dport);
 	if (ret)
 		return ret;
@@ -139,7 +140,7 @@ static __always_inline int lb_may_reselect(const struct lb_pkt *pkt, const struc
 {
 	if (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) != LB_TCP_SYN)
 		return 0;
-	return !lb_is_member(ct->service_id, ct->backend_id);
+	return !lb_is_member(&bpfp_xmemb_v1, ct->service_id, ct->backend_id);
 }
 
 /*

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Connection tracking of translated flows (bpfp_ct_v1), SNAT port choice
- * and the per-frontend connection counter (bpfp_stat_v1).
+ * Connection tracking of translated flows (bpfp_ct_v1) and SNAT port choice.
  *
  * A flow has two entries, each keyed by the tuple as it is on the wire when
  * it reaches the program (lb_abi.h):
@@ -163,26 +162,6 @@ static __always_inline int lb_ct_create(const struct lb_pkt *pkt, const struct l
 		return ret;
 	}
 	return 0;
-}
-
-/* One more connection of external frontend |service_id|. Best effort. */
-static __always_inline void lb_count_connection(__u32 service_id)
-{
-	struct lb_stats_key key = {};
-	struct lb_stats_value zero = {};
-	struct lb_stats_value *v;
-
-	key.service_id = service_id;
-	key.view = LB_VIEW_EXTERNAL;
-	v = bpf_map_lookup_elem(&bpfp_stat_v1, &key);
-	if (!v) {
-		bpf_map_update_elem(&bpfp_stat_v1, &key, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&bpfp_stat_v1, &key);
-		if (!v)
-			return;
-	}
-	/* Per-CPU, but programs on one CPU may still interleave: add atomically. */
-	__sync_fetch_and_add(&v->connections, 1);
 }
 
 #endif /* BPFPROXY_LB_TC_CT_H_ */

@@ -23,6 +23,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "bpfproxy/lb_abi.h"
+#include "lb_common.h"
 
 /* sys/socket.h is not usable in BPF programs. */
 #define LB_AF_INET 2
@@ -57,25 +58,6 @@ struct lb_pkt {
 	__u8 tos;            /* IPv4 TOS */
 	__u16 pad0;
 };
-
-static __always_inline void lb_addr_from_v4(union lb_addr *a, __be32 ip4)
-{
-	a->u32[0] = 0;
-	a->u32[1] = 0;
-	a->u32[2] = bpf_htonl(0xffff);
-	a->u32[3] = ip4;
-}
-
-static __always_inline int lb_addr_is_v4_mapped(const union lb_addr *a)
-{
-	return a->u32[0] == 0 && a->u32[1] == 0 && a->u32[2] == bpf_htonl(0xffff);
-}
-
-static __always_inline int lb_addr_eq(const union lb_addr *a, const union lb_addr *b)
-{
-	return a->u32[0] == b->u32[0] && a->u32[1] == b->u32[1] && a->u32[2] == b->u32[2] &&
-	       a->u32[3] == b->u32[3];
-}
 
 static __always_inline int lb_addr_is_zero(const union lb_addr *a)
 {

@@ -3,10 +3,9 @@
  * The external service view (bpfp_xsvc/xbe/xmemb_v1), per-frontend policy
  * (bpfp_xpol_v1) and loadBalancerSourceRanges (bpfp_xsrc_v1).
  *
- * Hash map elements are recycled as soon as they are deleted, so a pointer
- * from a lookup may, a moment later, show another key's value. Values are
- * copied once and the copy is accepted only if the IDs it carries are the
- * ones looked up (the same rule as lb_sock.bpf.c; see lb_abi.h).
+ * Slots and backends are read with lb_common.h's ID-checked lookups, the
+ * same as the socket LB's: hash map elements are recycled as soon as they
+ * are deleted, so a value counts only if it still carries the IDs looked up.
  */
 #ifndef BPFPROXY_LB_TC_SVC_H_
 #define BPFPROXY_LB_TC_SVC_H_
@@ -16,14 +15,11 @@
 #include <bpf/bpf_helpers.h>
 
 #include "bpfproxy/lb_abi.h"
+#include "lb_common.h"
 #include "lb_tc_maps.h"
 #include "lb_tc_pkt.h"
 
 #define LB_SELECT_ATTEMPTS 4
-
-#ifndef barrier
-#define barrier() asm volatile("" ::: "memory")
-#endif
 
 /* The master entry of the frontend |pkt| is addressed to, copied. -ENOENT: no frontend. */
 static __always_inline int lb_frontend_lookup(const struct lb_pkt *pkt, struct lb_service_key *key,
@@ -67,46 +63,6 @@ static __always_inline int lb_source_allowed(const struct lb_service_key *svc, c
 	return bpf_map_lookup_elem(&bpfp_xsrc_v1, &key) ? 0 : -EACCES;
 }
 
-static __always_inline int lb_is_member(__u32 service_id, __u32 backend_id)
-{
-	struct lb_member_key key = {};
-
-	key.service_id = service_id;
-	key.backend_id = backend_id;
-	return bpf_map_lookup_elem(&bpfp_xmemb_v1, &key) != NULL;
-}
-
-static __always_inline int lb_lookup_backend(__u32 id, struct lb_backend_value *out)
-{
-	struct lb_backend_value *v;
-
-	v = bpf_map_lookup_elem(&bpfp_xbe_v1, &id);
-	if (!v)
-		return -EAGAIN;
-	*out = *v;
-	barrier();
-	/* Both the copy and the element still hold |id|: not torn, not recycled. */
-	if (out->id != id || v->id != id)
-		return -EAGAIN;
-	return 0;
-}
-
-static __always_inline int lb_lookup_slot(struct lb_service_key *key, __u16 slot, __u32 service_id,
-					  __u32 *backend_id)
-{
-	struct lb_service_value *v;
-
-	key->slot = slot;
-	v = bpf_map_lookup_elem(&bpfp_xsvc_v1, key);
-	if (!v)
-		return -EAGAIN;
-	*backend_id = v->backend_id;
-	barrier();
-	if (v->service_id != service_id)
-		return -EAGAIN;
-	return 0;
-}
-
 /*
  * One attempt: a fresh master, a random slot, its backend. -ENOENT when the
  * frontend is gone, -ECONNREFUSED when it has no backend, -EAGAIN when a
@@ -115,22 +71,13 @@ static __always_inline int lb_lookup_slot(struct lb_service_key *key, __u16 slot
 static __always_inline int lb_select_once(struct lb_service_key *key, __u32 *service_id, __u32 *backend_id,
 					  struct lb_backend_value *backend)
 {
-	struct lb_service_value *v;
 	__u16 count;
 	int ret;
 
-	key->slot = LB_SLOT_MASTER;
-	v = bpf_map_lookup_elem(&bpfp_xsvc_v1, key);
-	if (!v)
-		return -ENOENT;
-	count = v->count;
-	*service_id = v->service_id;
-	if (count == 0)
-		return -ECONNREFUSED;
-	ret = lb_lookup_slot(key, (__u16)(bpf_get_prandom_u32() % count) + 1, *service_id, backend_id);
+	ret = lb_lookup_master(&bpfp_xsvc_v1, key, service_id, &count);
 	if (ret)
 		return ret;
-	return lb_lookup_backend(*backend_id, backend);
+	return lb_pick_backend(&bpfp_xsvc_v1, &bpfp_xbe_v1, key, *service_id, count, backend_id, backend);
 }
 
 /*

@@ -48,7 +48,7 @@
  * not reuse a freed ID until the 32-bit space wraps, because hash map
  * elements are recycled at once: a program that looked up an entry may read
  * memory that already belongs to another key. Every value therefore carries
- * an ID the reader checks against what it looked up (see lb_sock.bpf.c).
+ * an ID the reader checks against what it looked up (see lb_common.h).
  */
 #define LB_BACKEND_ID_INVALID 0
 #define LB_SERVICE_ID_INVALID 0
