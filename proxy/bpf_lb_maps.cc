@@ -39,28 +39,28 @@ absl::Status Walk(int fd, absl::string_view map, Fn&& fn) {
 
 absl::Status BpfLbMaps::UpdateService(const lb_service_key& key, const lb_service_value& value) {
   if (int e = Err(bpf_map_update_elem(services_.get(), &key, &value, BPF_ANY)); e != 0) {
-    return MapError(LB_SERVICES_MAP_NAME, absl::StrCat("update ", ServiceKeyString(key)), e);
+    return MapError(names_.services, absl::StrCat("update ", ServiceKeyString(key)), e);
   }
   return absl::OkStatus();
 }
 
 absl::Status BpfLbMaps::DeleteService(const lb_service_key& key) {
   if (int e = Err(bpf_map_delete_elem(services_.get(), &key)); e != 0) {
-    return MapError(LB_SERVICES_MAP_NAME, absl::StrCat("delete ", ServiceKeyString(key)), e);
+    return MapError(names_.services, absl::StrCat("delete ", ServiceKeyString(key)), e);
   }
   return absl::OkStatus();
 }
 
 absl::Status BpfLbMaps::UpdateBackend(uint32_t id, const lb_backend_value& value) {
   if (int e = Err(bpf_map_update_elem(backends_.get(), &id, &value, BPF_ANY)); e != 0) {
-    return MapError(LB_BACKENDS_MAP_NAME, absl::StrCat("update ", id, " ", AddressOf(value).ToString()), e);
+    return MapError(names_.backends, absl::StrCat("update ", id, " ", AddressOf(value).ToString()), e);
   }
   return absl::OkStatus();
 }
 
 absl::Status BpfLbMaps::DeleteBackend(uint32_t id) {
   if (int e = Err(bpf_map_delete_elem(backends_.get(), &id)); e != 0) {
-    return MapError(LB_BACKENDS_MAP_NAME, absl::StrCat("delete ", id), e);
+    return MapError(names_.backends, absl::StrCat("delete ", id), e);
   }
   return absl::OkStatus();
 }
@@ -68,29 +68,29 @@ absl::Status BpfLbMaps::DeleteBackend(uint32_t id) {
 absl::Status BpfLbMaps::UpdateMember(const lb_member_key& key) {
   lb_member_value value{};
   if (int e = Err(bpf_map_update_elem(members_.get(), &key, &value, BPF_ANY)); e != 0) {
-    return MapError(LB_MEMBERS_MAP_NAME, absl::StrCat("update ", MemberKeyString(key)), e);
+    return MapError(names_.members, absl::StrCat("update ", MemberKeyString(key)), e);
   }
   return absl::OkStatus();
 }
 
 absl::Status BpfLbMaps::DeleteMember(const lb_member_key& key) {
   if (int e = Err(bpf_map_delete_elem(members_.get(), &key)); e != 0) {
-    return MapError(LB_MEMBERS_MAP_NAME, absl::StrCat("delete ", MemberKeyString(key)), e);
+    return MapError(names_.members, absl::StrCat("delete ", MemberKeyString(key)), e);
   }
   return absl::OkStatus();
 }
 
 absl::Status BpfLbMaps::ForEachMember(MemberVisitor visit) const {
-  return Walk<lb_member_key, lb_member_value>(members_.get(), LB_MEMBERS_MAP_NAME,
+  return Walk<lb_member_key, lb_member_value>(members_.get(), names_.members,
                                               [&](const lb_member_key& k, const lb_member_value&) { visit(k); });
 }
 
 absl::Status BpfLbMaps::ForEachService(ServiceVisitor visit) const {
-  return Walk<lb_service_key, lb_service_value>(services_.get(), LB_SERVICES_MAP_NAME, visit);
+  return Walk<lb_service_key, lb_service_value>(services_.get(), names_.services, visit);
 }
 
 absl::Status BpfLbMaps::ForEachBackend(BackendVisitor visit) const {
-  return Walk<uint32_t, lb_backend_value>(backends_.get(), LB_BACKENDS_MAP_NAME, visit);
+  return Walk<uint32_t, lb_backend_value>(backends_.get(), names_.backends, visit);
 }
 
 }  // namespace bpfproxy

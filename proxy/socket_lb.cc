@@ -145,7 +145,8 @@ absl::StatusOr<std::unique_ptr<SocketLb>> SocketLb::Open(const SocketLbConfig& c
   capacity.sockets = bpf_map__max_entries(lb->skel_->maps.bpfp_rnat_v1);
   auto fd_of = [](const bpf_map* map) { return UniqueFd(fcntl(bpf_map__fd(map), F_DUPFD_CLOEXEC, 0)); };
   lb->maps_ = std::make_unique<BpfLbMaps>(fd_of(lb->skel_->maps.bpfp_svc_v1), fd_of(lb->skel_->maps.bpfp_be_v1),
-                                          fd_of(lb->skel_->maps.bpfp_memb_v1), capacity);
+                                          fd_of(lb->skel_->maps.bpfp_memb_v1), capacity,
+                                          LbMapNames::SocketView());
   KLOG(INFO) << "Socket LB attached to " << lb->cgroup_path_ << ", pins under " << config.bpf_root
              << (lb->reused_maps_ ? " (reused pinned maps)" : " (new maps)")
              << (config.netns_cookie != 0 ? ", host network namespace only" : "");

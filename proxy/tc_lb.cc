@@ -214,7 +214,7 @@ absl::Status TcLb::Load(const TcLbConfig& config) {
   capacity.services = bpf_map__max_entries(skel_->maps.bpfp_xsvc_v1);
   capacity.backends = bpf_map__max_entries(skel_->maps.bpfp_xbe_v1);
   maps_ = std::make_unique<BpfLbMaps>(DupFd(skel_->maps.bpfp_xsvc_v1), DupFd(skel_->maps.bpfp_xbe_v1),
-                                      DupFd(skel_->maps.bpfp_xmemb_v1), capacity);
+                                      DupFd(skel_->maps.bpfp_xmemb_v1), capacity, LbMapNames::ExternalView());
   absl::StatusOr<std::unique_ptr<BpfPolicyMaps>> policies =
       BpfPolicyMaps::Open(DupFd(skel_->maps.bpfp_xpol_v1), DupFd(skel_->maps.bpfp_xsrc_v1));
   if (!policies.ok()) return policies.status();

@@ -86,7 +86,7 @@ absl::Status TcProgram::OpenFrontends() {
   capacity.services = bpf_map__max_entries(skel_->maps.bpfp_xsvc_v1);
   capacity.backends = bpf_map__max_entries(skel_->maps.bpfp_xbe_v1);
   maps_ = std::make_unique<BpfLbMaps>(dup_fd(skel_->maps.bpfp_xsvc_v1), dup_fd(skel_->maps.bpfp_xbe_v1),
-                                      dup_fd(skel_->maps.bpfp_xmemb_v1), capacity);
+                                      dup_fd(skel_->maps.bpfp_xmemb_v1), capacity, LbMapNames::ExternalView());
   BPFPT_ASSIGN_OR_RETURN(reconciler_, Reconciler::Create(maps_.get()));
   return absl::OkStatus();
 }

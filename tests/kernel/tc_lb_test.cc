@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -287,6 +288,41 @@ TEST_F(TcLbTest, RestartReusesTheMapsWithTheirData) {
   EXPECT_EQ(after, before);
   EXPECT_EQ(tc_->policies().Applied(), policies_before);
   EXPECT_EQ(DeviceEntries(), (std::set<std::string>{"ext0 192.0.2.10 2001:db8::10"}));
+}
+
+// An admin whose NodePorts stop updating reads the error and looks for the
+// full map with bpftool: it must name the external view's maps (bpfp_x*),
+// not the socket view's of the same layout.
+TEST_F(TcLbTest, KernelMapErrorsNameTheExternalViewsMaps) {
+  TcLbConfig config;
+  config.bpf_root = bpf_root();
+  config.capacity.services = 2;  // bpfp_xsvc_v1 and bpfp_xmemb_v1
+  config.capacity.backends = 2;  // bpfp_xbe_v1
+  ASSERT_OK_AND_ASSIGN(tc_, TcLb::Open(config));
+  LbMaps& maps = tc_->maps();
+  const L4Address frontend = Fe("192.0.2.10:30080/TCP");
+  struct Case {
+    std::function<absl::Status(uint16_t)> write;  // The n-th distinct entry.
+    std::string third_write_error;
+  };
+  const std::vector<Case> cases = {
+      {[&](uint16_t n) { return maps.UpdateService(MakeServiceKey(frontend, n), lb_service_value{}); },
+       "bpf map bpfp_xsvc_v1: update 192.0.2.10:30080/TCP#2: Argument list too long (E2BIG)"},
+      {[&](uint16_t n) { return maps.UpdateBackend(n + 1, MakeBackendValue(n + 1, Fe("10.244.0.10:8080/TCP"))); },
+       "bpf map bpfp_xbe_v1: update 3 10.244.0.10:8080/TCP: Argument list too long (E2BIG)"},
+      {[&](uint16_t n) { return maps.UpdateMember(MakeMemberKey(7, n + 1)); },
+       "bpf map bpfp_xmemb_v1: update svc 7 backend 3: Argument list too long (E2BIG)"},
+  };
+  for (const Case& c : cases) {
+    ASSERT_OK(c.write(0));
+    ASSERT_OK(c.write(1));
+    absl::Status full = c.write(2);
+    EXPECT_TRUE(absl::IsResourceExhausted(full)) << full;
+    EXPECT_EQ(std::string(full.message()), c.third_write_error);
+  }
+  absl::Status missing = maps.DeleteBackend(42);
+  EXPECT_TRUE(absl::IsNotFound(missing)) << missing;
+  EXPECT_EQ(std::string(missing.message()), "bpf map bpfp_xbe_v1: delete 42: No such file or directory (ENOENT)");
 }
 
 TEST_F(TcLbTest, CleanupRemovesOurFiltersAndTheTcPinsOnly) {
