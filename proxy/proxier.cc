@@ -208,9 +208,13 @@ void Proxier::SyncExternalView(SyncReport& report) {
                << result.pruned_backends << " stale external backends";
   }
   // Policies of frontends Sync() removed, after their masters are gone.
+  // (Counted as a write only when it fails: Prune() does not say whether it
+  // removed anything, and a resync that changes nothing must say so.)
   absl::btree_set<L4Address> keep;
   for (const auto& [frontend, backends] : all.frontends) keep.insert(frontend);
-  Count(policies_->Prune(keep), report.policies_written, report);
+  if (absl::Status pruned = policies_->Prune(keep); !pruned.ok()) {
+    Count(std::move(pruned), report.policies_written, report);
+  }
 }
 
 void Proxier::ApplyChanges(SyncReport& report) {

@@ -180,6 +180,14 @@ class ProxierExternalTest : public ::testing::Test {
   std::unique_ptr<Proxier> proxier_;
 };
 
+TEST_F(ProxierExternalTest, AFullSyncThatChangesNothingCountsNoPolicyWrite) {
+  SyncReport report = proxier_->SyncOnce();
+  ASSERT_TRUE(report.full);
+  EXPECT_EQ(report.failures, 0u);
+  EXPECT_EQ(report.policies_written, 0u) << "the prune of stale policies is not a write";
+  EXPECT_THAT(log_, ::testing::Contains(::testing::StartsWith("policy prune"))) << "but it ran";
+}
+
 TEST_F(ProxierExternalTest, APolicyIsWrittenBeforeItsFrontendsMasterEntry) {
   FirstSync();
   source_.ChangeExternal({}, View(kLbIp, {kE1}, Ranges({"203.0.113.0/24"})));
