@@ -52,6 +52,7 @@ class Process {
   void Signal(int sig) { kill(pid_, sig); }
   // Exit code, or -1 if it did not exit normally.
   int Wait() {
+    if (pid_ <= 0) return -1;  // Already reaped: never waitpid(-1).
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;
@@ -59,6 +60,7 @@ class Process {
   }
   // Like Wait(), but gives up after |timeout| (nullopt: still running).
   std::optional<int> WaitFor(absl::Duration timeout) {
+    if (pid_ <= 0) return std::nullopt;  // Already reaped: never waitpid(-1).
     for (absl::Time end = absl::Now() + timeout;; absl::SleepFor(absl::Milliseconds(20))) {
       int status = 0;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {

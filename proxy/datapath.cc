@@ -79,23 +79,23 @@ absl::StatusOr<std::unique_ptr<Datapath>> Datapath::Open(const DatapathConfig& c
   return datapath;
 }
 
-absl::StatusOr<bool> Datapath::RefreshDevices() {
+absl::StatusOr<Datapath::DeviceRefresh> Datapath::RefreshDevices() {
   absl::StatusOr<std::vector<NetDevice>> devices = FindDevices();
   if (!devices.ok()) return devices.status();
   std::vector<std::string> names;
   for (const NetDevice& device : *devices) names.push_back(device.name);
   std::vector<IpAddress> addresses = NodeAddressesOf(*devices);
-  const bool reattach = tc_ != nullptr && !SameAttachment(tc_->devices(), *devices);
-  if (names == devices_ && addresses == node_addresses_ && !reattach) return false;  // The common case.
-  if (reattach) {
-    if (absl::Status s = tc_->SetDevices(names); !s.ok()) return s;
-  }
+  DeviceRefresh refresh;
+  // The programs go where the devices are (also after a failed attempt,
+  // which leaves tc_->devices() as it was).
+  if (tc_ != nullptr && !SameAttachment(tc_->devices(), *devices)) refresh.attach = tc_->SetDevices(names);
+  if (names == devices_ && addresses == node_addresses_) return refresh;  // The common case.
   KLOG(INFO) << "Node devices now [" << absl::StrJoin(names, ",") << "] with addresses [" << AddressList(addresses)
              << "] (were [" << absl::StrJoin(devices_, ",") << "], [" << AddressList(node_addresses_) << "])";
-  const bool changed = addresses != node_addresses_;
+  refresh.addresses_changed = addresses != node_addresses_;
   devices_ = std::move(names);
   node_addresses_ = std::move(addresses);
-  return changed;
+  return refresh;
 }
 
 absl::Status Datapath::Cleanup(const std::string& bpf_root) {

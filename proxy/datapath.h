@@ -56,8 +56,16 @@ class Datapath {
   // their addresses; with per_packet_lb, attaches to new devices, detaches
   // from ones gone and rewrites the SNAT addresses — only when something
   // changed, so calling it every few seconds costs one netlink dump.
-  // Returns whether node_addresses() changed. Not thread-safe: one caller.
-  absl::StatusOr<bool> RefreshDevices();
+  // Not thread-safe: one caller. An error: the devices could not be read,
+  // and nothing changed.
+  struct DeviceRefresh {
+    bool addresses_changed = false;  // node_addresses() changed.
+    // Attaching the tc programs to the new device set failed (e.g. a new
+    // device carries someone else's filter in our slot). The addresses are
+    // taken anyway, and the next refresh tries the attachment again.
+    absl::Status attach;
+  };
+  absl::StatusOr<DeviceRefresh> RefreshDevices();
 
   SocketLb& socket_lb() { return *socket_; }
   TcLb* tc_lb() { return tc_.get(); }

@@ -193,13 +193,22 @@ std::vector<metrics::MapUsage> MapUsageOf(const Writers& writers, Datapath& data
   return out;
 }
 
+// Where the health check node ports listen: as kube-proxy, on every address
+// (IPv4 and IPv6 wildcards) unless --nodeport-addresses narrows the
+// NodePorts, then on the addresses it selects. Listening on the wildcard
+// also keeps them untouched when node addresses come and go.
+std::vector<IpAddress> HealthCheckAddresses(const DaemonConfig& config, const ViewConfig& views) {
+  if (config.nodeport_addresses.empty()) return {};
+  return views.nodeport_addresses;
+}
+
 absl::StatusOr<std::unique_ptr<HealthAndMetrics>> StartHealthAndMetrics(const DaemonConfig& config,
                                                                         const ViewConfig& views) {
   HealthAndMetricsConfig health{.healthz_bind_address = config.healthz_bind_address,
                                 .metrics_bind_address = config.metrics_bind_address,
                                 .bind_address_hard_fail = config.bind_address_hard_fail,
                                 .sync_period = config.sync_period,
-                                .node_port_addresses = views.nodeport_addresses};
+                                .node_port_addresses = HealthCheckAddresses(config, views)};
   const std::string stats = MapsDir(config.datapath.bpf_root) + "/" + LB_STATS_MAP_NAME;
   if (std::filesystem::exists(stats)) health.stats_map_pin = stats;
   return HealthAndMetrics::Start(std::move(health));
@@ -257,16 +266,19 @@ int WatchApiServer(const DaemonConfig& config, const ConfigFileWatch& config_fil
   // renumbering, a device that comes up.
   bool addresses_pending = false;  // Changed, but not applied yet.
   auto refresh = [&]() -> absl::Status {
-    absl::StatusOr<bool> changed = datapath.RefreshDevices();
-    if (!changed.ok()) return changed.status();
-    addresses_pending = addresses_pending || *changed;
-    if (!addresses_pending) return absl::OkStatus();
+    absl::StatusOr<Datapath::DeviceRefresh> refreshed = datapath.RefreshDevices();
+    if (!refreshed.ok()) return refreshed.status();
+    addresses_pending = addresses_pending || refreshed->addresses_changed;
+    // The addresses are followed even when attaching to a device failed:
+    // one bad device must not freeze the others' NodePorts.
+    absl::Status status = refreshed->attach;
+    if (!addresses_pending) return status;
     absl::StatusOr<ViewConfig> views = NodeViews(config, datapath);
     if (!views.ok()) return views.status();
     (*watcher)->SetNodePortAddresses(views->nodeport_addresses);
-    observer.SetNodePortAddresses(views->nodeport_addresses);
+    observer.SetNodePortAddresses(HealthCheckAddresses(config, *views));
     addresses_pending = false;
-    return absl::OkStatus();
+    return status;
   };
   std::string last_error;
   int exit_code = 0;
@@ -285,11 +297,14 @@ int WatchApiServer(const DaemonConfig& config, const ConfigFileWatch& config_fil
     last_error = status.ok() ? "" : status.ToString();
     return true;
   });
+  // The HTTP servers first: a scrape in flight may still be reading the
+  // reflectors through the provider. Syncs that finish meanwhile still
+  // report to the (stopped) observer, which outlives them.
+  observer.Stop();
   observer.metrics().SetReflectorStatsProvider(nullptr);
   watcher->reset();  // Reflectors and the sync thread stop before the client and the observer go.
   ConnectServiceIds(writers, nullptr);
   client->reset();
-  observer.Stop();
   return exit_code;
 }
 
@@ -301,9 +316,13 @@ DatapathConfig DatapathConfigOf(const DaemonConfig& config) {
 }
 
 int Run(int argc, char** argv) {
-  absl::StatusOr<DaemonConfig> config = LoadDaemonConfig(std::vector<std::string>(argv + 1, argv + argc));
-  // What the file said when it was read, to notice an edit.
-  const ConfigFileWatch config_file(config.ok() ? config->config_file : "");
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  // What the --config file says, read before the configuration is loaded
+  // from it: an edit between the two reads restarts the daemon once more
+  // rather than going unnoticed.
+  absl::StatusOr<DaemonConfig> flags = ParseFlags(args);
+  const ConfigFileWatch config_file(flags.ok() ? flags->config_file : "");
+  absl::StatusOr<DaemonConfig> config = LoadDaemonConfig(args);
   if (!config.ok()) {
     std::fprintf(stderr, "bpfproxy: %s\n%s", std::string(config.status().message()).c_str(), FlagsUsage().c_str());
     return 2;

@@ -5,6 +5,7 @@
 // externalIPs. Every assertion is about what a client or a backend observed:
 // which backend answered, which source address it saw, which address the
 // answer came from, or how the connection failed.
+#include <bpf/bpf.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,6 +33,8 @@
 #include "e2e/process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proxy/bpf_lb_maps.h"
+#include "proxy/reconciler.h"
 #include "tests/e2e/apiserver_test_client.h"
 #include "tests/kernel/kernel_gate.h"
 #include "tests/proxy/http_test_client.h"
@@ -254,6 +257,17 @@ class NodeDaemon {
 
   e2e::TestCgroup& cgroup() { return *cgroup_; }
   const std::string& log() const { return log_; }
+
+  // The frontends a view's pinned maps hold, read the way a restarted
+  // daemon reads them; empty if they cannot be read.
+  DesiredFrontends Programmed(const LbMapNames& view) const {
+    auto open = [&](const std::string& name) {
+      return UniqueFd(bpf_obj_get((bpffs_->path() + "/bpfproxy/maps/" + name).c_str()));
+    };
+    BpfLbMaps maps(open(view.services), open(view.backends), open(view.members), {}, view);
+    absl::StatusOr<std::unique_ptr<Reconciler>> reconciler = Reconciler::Create(&maps);
+    return reconciler.ok() ? (*reconciler)->Applied() : DesiredFrontends{};
+  }
 
  private:
   NodeDaemon(const NetNs& node, std::string log) : node_(node), log_(std::move(log)) {}
@@ -605,8 +619,9 @@ TEST_F(NodePortE2eTest, KilledDaemonKeepsServingUntilCleanup) {
 }
 
 // A node address added while the daemon runs (a secondary IP, a DHCP
-// renumbering) serves NodePorts within seconds, with the new address as the
-// SNAT source towards remote backends; a removed one stops being a frontend.
+// renumbering) serves NodePorts within seconds (a remote backend sees the
+// SNAT source of the device the packet leaves by: node-a's primary
+// address); a removed one stops being a frontend in both views.
 TEST_F(NodePortE2eTest, ANodeAddressAddedAtRunTimeServesNodePorts) {
   Apply(ServiceObject("web", Web("NodePort")));
   SetEndpoints("web", {kA0, kB0});
@@ -618,8 +633,20 @@ TEST_F(NodePortE2eTest, ANodeAddressAddedAtRunTimeServesNodePorts) {
                          {absl::StrCat(PodId(kA0), " saw ", BridgeIp(0, IpFamily::kIpv4).ToString(), " via ", via),
                           absl::StrCat(PodId(kB0), " saw ", T::node_ip4(0).ToString(), " via ", via)}))
       << "the new address is a NodePort frontend";
+  const L4Address added_port = L4Address::Parse(absl::StrCat(via, "/TCP")).value();
+  for (const LbMapNames& view : {LbMapNames::SocketView(), LbMapNames::ExternalView()}) {
+    EXPECT_TRUE(daemons_[0]->Programmed(view).contains(added_port)) << view.services;
+  }
   ASSERT_OK(topology_->node(0).Ip({"addr", "del", "192.168.50.21/24", "dev", std::string(T::kLanDevice)}));
   EXPECT_TRUE(EventuallyLogged(0, "Node devices now [eth0,br0] with addresses [192.168.50.1,fd00:50::1"));
+  for (const LbMapNames& view : {LbMapNames::SocketView(), LbMapNames::ExternalView()}) {
+    bool gone = false;
+    for (absl::Time end = absl::Now() + absl::Seconds(10); !gone && absl::Now() < end;) {
+      gone = !daemons_[0]->Programmed(view).contains(added_port);
+      if (!gone) absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_TRUE(gone) << view.services << " still holds " << via;
+  }
   EXPECT_TRUE(Eventually(Backend(Protocol::kTcp, T::node_ip4(0), kTcpNodePort), {PodId(kA0), PodId(kB0)}));
 }
 

@@ -439,9 +439,13 @@ TEST_F(TcLbTest, DatapathDetectsDevicesAndTurningPerPacketOffRemovesTheTcPart) {
 
   // A new address shows after a refresh.
   ASSERT_OK(topology_->node().Ip({"addr", "add", "198.51.100.11/24", "dev", "ext1"}));
-  ASSERT_OK_AND_ASSIGN(bool changed, datapath_->RefreshDevices());
-  EXPECT_TRUE(changed);
+  ASSERT_OK_AND_ASSIGN(Datapath::DeviceRefresh refresh, datapath_->RefreshDevices());
+  EXPECT_TRUE(refresh.addresses_changed);
+  EXPECT_OK(refresh.attach);
   EXPECT_THAT(datapath_->node_addresses(), ::testing::Contains(Ip("198.51.100.11")));
+  EXPECT_EQ(Hooks("ext1"), kBothHooks);
+  ASSERT_OK_AND_ASSIGN(refresh, datapath_->RefreshDevices());
+  EXPECT_FALSE(refresh.addresses_changed) << "nothing changed since";
 
   // Restart with --per-packet-lb=false and --devices=ext0.
   datapath_.reset();
