@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "proxy/log.h"
 
@@ -64,20 +65,31 @@ void HealthCheckServer::SetAddresses(std::vector<IpAddress> addresses) {
   absl::MutexLock sync_lock(&sync_mu_);
   if (addresses == options_.addresses) return;
   options_.addresses = std::move(addresses);
-  // Every port is opened again on the new addresses: close all, then let
-  // SyncLocked() open what is missing. Probes are refused for a moment.
-  std::vector<HealthCheckService> current;
-  std::vector<Instance> closing;
+  // New addresses are bound before old ones close, and addresses that stay
+  // keep their listeners: probes are never refused on the way.
   {
     absl::MutexLock lock(&mu_);
-    for (auto& [key, instance] : services_) {
-      current.push_back(instance.service);
-      closing.push_back(std::move(instance));
-    }
-    services_.clear();
+    for (auto& [key, instance] : services_) instance.reopen = true;
   }
-  for (Instance& instance : closing) CloseListeners(instance);
-  SyncLocked(current);
+  ReopenMoved();
+}
+
+void HealthCheckServer::ReopenMoved() {
+  std::vector<std::pair<std::string, Instance>> moved;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, instance] : services_) {
+      if (instance.reopen) moved.emplace_back(key, instance);
+    }
+  }
+  for (auto& [key, instance] : moved) {
+    absl::Status status = Open(key, instance);
+    absl::MutexLock lock(&mu_);
+    auto it = services_.find(key);
+    if (it == services_.end()) continue;
+    it->second.listeners = std::move(instance.listeners);
+    it->second.reopen = !status.ok();
+  }
 }
 
 void HealthCheckServer::SyncLocked(const std::vector<HealthCheckService>& services) {
@@ -114,9 +126,9 @@ void HealthCheckServer::SyncLocked(const std::vector<HealthCheckService>& servic
         it->second.service = *service;
         continue;
       }
-      services_[key] = Instance{*service, {}};
+      services_[key] = Instance{*service, {}, false};
     }
-    Instance opened{*service, {}};
+    Instance opened{*service, {}, false};
     absl::Status status = Open(key, opened);
     absl::MutexLock lock(&mu_);
     if (status.ok()) {
@@ -125,6 +137,7 @@ void HealthCheckServer::SyncLocked(const std::vector<HealthCheckService>& servic
       services_.erase(key);  // Tried again on the next Sync().
     }
   }
+  ReopenMoved();
   for (auto it = last_failure_.begin(); it != last_failure_.end();) {
     it = wanted.contains(it->first) ? std::next(it) : last_failure_.erase(it);
   }
@@ -141,14 +154,30 @@ absl::Status HealthCheckServer::Open(const std::string& key, Instance& instance)
   routes.fallback = [this, key](const http::Request& request) {
     return Answer(key, request.local_address.has_value() && !request.local_address->is_v4());
   };
+  std::vector<IpAddress> opened;
   for (const http::BindAddress& address : addresses) {
+    if (instance.listeners.contains(address.ip)) continue;  // Already there.
     absl::StatusOr<http::HttpServer::ListenerId> id = http_->Listen(address, routes);
     if (!id.ok()) {
-      CloseListeners(instance);  // All or nothing: the next Sync() retries.
+      for (const IpAddress& ip : opened) {  // All or nothing: the next Sync() retries.
+        http_->Close(instance.listeners.at(ip));
+        instance.listeners.erase(ip);
+      }
       ReportOpenFailure(key, instance.port(), id.status());
       return id.status();
     }
-    instance.listeners.push_back(*id);
+    instance.listeners.emplace(address.ip, *id);
+    opened.push_back(address.ip);
+  }
+  // Then the addresses no longer configured.
+  for (auto it = instance.listeners.begin(); it != instance.listeners.end();) {
+    const bool wanted = absl::c_any_of(addresses, [&](const http::BindAddress& a) { return a.ip == it->first; });
+    if (wanted) {
+      ++it;
+      continue;
+    }
+    http_->Close(it->second);
+    it = instance.listeners.erase(it);
   }
   if (last_failure_.erase(key) > 0) {
     KLOG(INFO) << "Health check of Service " << key << " is now open on port " << instance.port();
@@ -159,7 +188,7 @@ absl::Status HealthCheckServer::Open(const std::string& key, Instance& instance)
 }
 
 void HealthCheckServer::CloseListeners(Instance& instance) {
-  for (http::HttpServer::ListenerId id : instance.listeners) http_->Close(id);
+  for (const auto& [ip, id] : instance.listeners) http_->Close(id);
   instance.listeners.clear();
 }
 

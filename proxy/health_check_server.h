@@ -72,11 +72,20 @@ class HealthCheckServer {
  private:
   struct Instance {
     HealthCheckService service;
-    std::vector<http::HttpServer::ListenerId> listeners;
+    // By the address bound (0.0.0.0 for the dual-stack wildcard).
+    absl::btree_map<IpAddress, http::HttpServer::ListenerId> listeners;
+    // The addresses changed and binding a new one failed: still on the
+    // old ones, tried again at the next Sync().
+    bool reopen = false;
     uint16_t port() const { return service.node_port; }
   };
   void SyncLocked(const std::vector<HealthCheckService>& services) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
-  // Binds every address for |instance|; on failure closes what it opened.
+  // Moves the instances marked |reopen| to the configured addresses.
+  void ReopenMoved() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  // Makes |instance| listen on exactly the configured addresses: binds the
+  // ones it lacks, then closes the ones no longer configured. All or
+  // nothing: if a bind fails, what this call opened is closed and the
+  // listeners are as they were.
   absl::Status Open(const std::string& key, Instance& instance) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   void CloseListeners(Instance& instance);
   // Logs a bind failure once per (Service, port, error), then at V(2).

@@ -225,5 +225,33 @@ TEST(HealthCheckServerAddressesTest, NewAddressesMoveEveryOpenPort) {
   EXPECT_EQ(none.status, 503);
 }
 
+TEST(HealthCheckServerAddressesTest, AnAddressThatCannotBeBoundKeepsTheOldOnesUntilARetryWorks) {
+  FakeProxyHealth health;
+  ASSERT_OK_AND_ASSIGN(auto http, http::HttpServer::Create());
+  ASSERT_OK_AND_ASSIGN(uint16_t port, FreePort("::1"));
+  HealthCheckServer server(http.get(), &health, {.addresses = {*IpAddress::Parse("::1")}});
+  server.Sync({{"ns", "web", port, 1}});
+  ASSERT_TRUE(HttpGet("::1", port, "/").ok());
+
+  // Someone else holds the new address's port (or it is still tentative).
+  ASSERT_OK_AND_ASSIGN(auto other, http::HttpServer::Create());
+  http::Routes teapot;
+  teapot.fallback = [](const http::Request&) { return http::Response{.status = 418, .body = "other"}; };
+  ASSERT_OK_AND_ASSIGN(http::HttpServer::ListenerId blocker,
+                       other->Listen(http::BindAddress{*IpAddress::Parse("127.0.0.1"), port, false}, teapot));
+  server.SetAddresses({*IpAddress::Parse("127.0.0.1")});
+  ASSERT_OK_AND_ASSIGN(HttpAnswer kept, HttpGet("::1", port, "/"));
+  EXPECT_EQ(kept.status, 200) << "the old address keeps answering: the load balancer does not drain the node";
+  EXPECT_EQ(server.OpenPorts(), (absl::btree_map<std::string, uint16_t>{{"ns/web", port}}));
+
+  // Freed: the next sync moves the port.
+  other->Close(blocker);
+  server.Sync({{"ns", "web", port, 1}});
+  ASSERT_OK_AND_ASSIGN(HttpAnswer moved, HttpGet("127.0.0.1", port, "/"));
+  EXPECT_EQ(moved.status, 200);
+  EXPECT_THAT(moved.body, ::testing::HasSubstr("\"localEndpoints\": 1,"));
+  EXPECT_FALSE(HttpGet("::1", port, "/").ok()) << "the old address is closed once the new one is open";
+}
+
 }  // namespace
 }  // namespace bpfproxy
