@@ -165,92 +165,95 @@ TEST_F(HealthCheckServerTest, DestructionClosesEveryPort) {
   EXPECT_EQ(Probe(port_a_), -1);
 }
 
-TEST(HealthCheckServerAddressesTest, ListensOnTheGivenAddressesOnly) {
-  FakeProxyHealth health;
-  ASSERT_OK_AND_ASSIGN(auto http, http::HttpServer::Create());
-  ASSERT_OK_AND_ASSIGN(uint16_t port, FreePort("::1"));
-  HealthCheckServer server(http.get(), &health, {.addresses = {*IpAddress::Parse("::1")}});
-  server.Sync({{"ns", "web", port, 1}});
-  ASSERT_OK_AND_ASSIGN(HttpAnswer v6, HttpGet("::1", port, "/"));
+// A HealthCheckServer on its own HTTP server, listening on |addresses|
+// (empty: every address) on a port free on |free_on|.
+class HealthCheckServerAddressesTest : public ::testing::Test {
+ protected:
+  void Serve(std::vector<IpAddress> addresses, const char* free_on) {
+    ASSERT_OK_AND_ASSIGN(http_, http::HttpServer::Create());
+    ASSERT_OK_AND_ASSIGN(port_, FreePort(free_on));
+    server_ = std::make_unique<HealthCheckServer>(http_.get(), &health_,
+                                                  HealthCheckServerOptions{.addresses = std::move(addresses)});
+  }
+  static IpAddress Ip(const char* text) { return *IpAddress::Parse(text); }
+
+  FakeProxyHealth health_;
+  std::unique_ptr<http::HttpServer> http_;
+  uint16_t port_ = 0;
+  std::unique_ptr<HealthCheckServer> server_;  // Closed before the HTTP server goes.
+};
+
+TEST_F(HealthCheckServerAddressesTest, ListensOnTheGivenAddressesOnly) {
+  ASSERT_NO_FATAL_FAILURE(Serve({Ip("::1")}, "::1"));
+  server_->Sync({{"ns", "web", port_, 1}});
+  ASSERT_OK_AND_ASSIGN(HttpAnswer v6, HttpGet("::1", port_, "/"));
   EXPECT_EQ(v6.status, 200);
-  EXPECT_FALSE(HttpGet("127.0.0.1", port, "/").ok());
+  EXPECT_FALSE(HttpGet("127.0.0.1", port_, "/").ok());
 }
 
-TEST(HealthCheckServerAddressesTest, NoAddressesMeansEveryAddressDualStack) {
-  FakeProxyHealth health;
-  ASSERT_OK_AND_ASSIGN(auto http, http::HttpServer::Create());
-  ASSERT_OK_AND_ASSIGN(uint16_t port, FreePort("::"));
-  HealthCheckServer server(http.get(), &health);
-  server.Sync({{"ns", "web", port, 1}});
+TEST_F(HealthCheckServerAddressesTest, NoAddressesMeansEveryAddressDualStack) {
+  ASSERT_NO_FATAL_FAILURE(Serve({}, "::"));
+  server_->Sync({{"ns", "web", port_, 1}});
   for (const char* client : {"127.0.0.1", "::1"}) {
-    ASSERT_OK_AND_ASSIGN(HttpAnswer answer, HttpGet(client, port, "/"));
+    ASSERT_OK_AND_ASSIGN(HttpAnswer answer, HttpGet(client, port_, "/"));
     EXPECT_EQ(answer.status, 200) << client;
   }
 }
 
-TEST(HealthCheckServerAddressesTest, ADualStackServiceAnswersEachFamilyWithItsOwnCount) {
-  FakeProxyHealth health;
-  ASSERT_OK_AND_ASSIGN(auto http, http::HttpServer::Create());
-  ASSERT_OK_AND_ASSIGN(uint16_t port, FreePort("::"));
-  HealthCheckServer server(http.get(), &health);
+TEST_F(HealthCheckServerAddressesTest, ADualStackServiceAnswersEachFamilyWithItsOwnCount) {
+  ASSERT_NO_FATAL_FAILURE(Serve({}, "::"));
   // Two local IPv4 endpoints, no IPv6 one: a load balancer probing over
   // IPv6 must not send IPv6 traffic here.
-  server.Sync({{.namespace_ = "ns", .name = "web", .node_port = port, .local_endpoints = 2,
+  server_->Sync({{.namespace_ = "ns", .name = "web", .node_port = port_, .local_endpoints = 2,
                 .secondary_local_endpoints = 0}});
-  ASSERT_OK_AND_ASSIGN(HttpAnswer v4, HttpGet("127.0.0.1", port, "/"));
+  ASSERT_OK_AND_ASSIGN(HttpAnswer v4, HttpGet("127.0.0.1", port_, "/"));
   EXPECT_EQ(v4.status, 200);
   EXPECT_THAT(v4.body, ::testing::HasSubstr("\"localEndpoints\": 2,"));
-  ASSERT_OK_AND_ASSIGN(HttpAnswer v6, HttpGet("::1", port, "/"));
+  ASSERT_OK_AND_ASSIGN(HttpAnswer v6, HttpGet("::1", port_, "/"));
   EXPECT_EQ(v6.status, 503);
   EXPECT_THAT(v6.body, ::testing::HasSubstr("\"localEndpoints\": 0,"));
 }
 
-TEST(HealthCheckServerAddressesTest, NewAddressesMoveEveryOpenPort) {
-  FakeProxyHealth health;
-  ASSERT_OK_AND_ASSIGN(auto http, http::HttpServer::Create());
-  ASSERT_OK_AND_ASSIGN(uint16_t port, FreePort("::1"));
-  HealthCheckServer server(http.get(), &health, {.addresses = {*IpAddress::Parse("::1")}});
-  server.Sync({{"ns", "web", port, 1}});
-  ASSERT_TRUE(HttpGet("::1", port, "/").ok());
-  ASSERT_FALSE(HttpGet("127.0.0.1", port, "/").ok());
+TEST_F(HealthCheckServerAddressesTest, NewAddressesMoveEveryOpenPort) {
+  ASSERT_NO_FATAL_FAILURE(Serve({Ip("::1")}, "::1"));
+  server_->Sync({{"ns", "web", port_, 1}});
+  ASSERT_TRUE(HttpGet("::1", port_, "/").ok());
+  ASSERT_FALSE(HttpGet("127.0.0.1", port_, "/").ok());
 
-  server.SetAddresses({*IpAddress::Parse("127.0.0.1")});
-  ASSERT_OK_AND_ASSIGN(HttpAnswer v4, HttpGet("127.0.0.1", port, "/"));
+  server_->SetAddresses({Ip("127.0.0.1")});
+  ASSERT_OK_AND_ASSIGN(HttpAnswer v4, HttpGet("127.0.0.1", port_, "/"));
   EXPECT_EQ(v4.status, 200);
-  EXPECT_FALSE(HttpGet("::1", port, "/").ok()) << "the old address is closed";
-  EXPECT_EQ(server.OpenPorts(), (absl::btree_map<std::string, uint16_t>{{"ns/web", port}}));
+  EXPECT_FALSE(HttpGet("::1", port_, "/").ok()) << "the old address is closed";
+  EXPECT_EQ(server_->OpenPorts(), (absl::btree_map<std::string, uint16_t>{{"ns/web", port_}}));
   // The count survives the move, and later syncs keep working.
-  server.Sync({{"ns", "web", port, 0}});
-  ASSERT_OK_AND_ASSIGN(HttpAnswer none, HttpGet("127.0.0.1", port, "/"));
+  server_->Sync({{"ns", "web", port_, 0}});
+  ASSERT_OK_AND_ASSIGN(HttpAnswer none, HttpGet("127.0.0.1", port_, "/"));
   EXPECT_EQ(none.status, 503);
 }
 
-TEST(HealthCheckServerAddressesTest, AnAddressThatCannotBeBoundKeepsTheOldOnesUntilARetryWorks) {
-  FakeProxyHealth health;
-  ASSERT_OK_AND_ASSIGN(auto http, http::HttpServer::Create());
-  ASSERT_OK_AND_ASSIGN(uint16_t port, FreePort("::1"));
-  HealthCheckServer server(http.get(), &health, {.addresses = {*IpAddress::Parse("::1")}});
-  server.Sync({{"ns", "web", port, 1}});
-  ASSERT_TRUE(HttpGet("::1", port, "/").ok());
+TEST_F(HealthCheckServerAddressesTest, AnAddressThatCannotBeBoundKeepsTheOldOnesUntilARetryWorks) {
+  ASSERT_NO_FATAL_FAILURE(Serve({Ip("::1")}, "::1"));
+  server_->Sync({{"ns", "web", port_, 1}});
+  ASSERT_TRUE(HttpGet("::1", port_, "/").ok());
 
   // Someone else holds the new address's port (or it is still tentative).
   ASSERT_OK_AND_ASSIGN(auto other, http::HttpServer::Create());
   http::Routes teapot;
   teapot.fallback = [](const http::Request&) { return http::Response{.status = 418, .body = "other"}; };
   ASSERT_OK_AND_ASSIGN(http::HttpServer::ListenerId blocker,
-                       other->Listen(http::BindAddress{*IpAddress::Parse("127.0.0.1"), port, false}, teapot));
-  server.SetAddresses({*IpAddress::Parse("127.0.0.1")});
-  ASSERT_OK_AND_ASSIGN(HttpAnswer kept, HttpGet("::1", port, "/"));
+                       other->Listen(http::BindAddress{*IpAddress::Parse("127.0.0.1"), port_, false}, teapot));
+  server_->SetAddresses({Ip("127.0.0.1")});
+  ASSERT_OK_AND_ASSIGN(HttpAnswer kept, HttpGet("::1", port_, "/"));
   EXPECT_EQ(kept.status, 200) << "the old address keeps answering: the load balancer does not drain the node";
-  EXPECT_EQ(server.OpenPorts(), (absl::btree_map<std::string, uint16_t>{{"ns/web", port}}));
+  EXPECT_EQ(server_->OpenPorts(), (absl::btree_map<std::string, uint16_t>{{"ns/web", port_}}));
 
   // Freed: the next sync moves the port.
   other->Close(blocker);
-  server.Sync({{"ns", "web", port, 1}});
-  ASSERT_OK_AND_ASSIGN(HttpAnswer moved, HttpGet("127.0.0.1", port, "/"));
+  server_->Sync({{"ns", "web", port_, 1}});
+  ASSERT_OK_AND_ASSIGN(HttpAnswer moved, HttpGet("127.0.0.1", port_, "/"));
   EXPECT_EQ(moved.status, 200);
   EXPECT_THAT(moved.body, ::testing::HasSubstr("\"localEndpoints\": 1,"));
-  EXPECT_FALSE(HttpGet("::1", port, "/").ok()) << "the old address is closed once the new one is open";
+  EXPECT_FALSE(HttpGet("::1", port_, "/").ok()) << "the old address is closed once the new one is open";
 }
 
 }  // namespace
